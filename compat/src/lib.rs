@@ -1,0 +1,1 @@
+//! fail2ban's configuration dialect (being written).

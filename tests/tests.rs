@@ -1,0 +1,4 @@
+//! The one integration test binary. Differential tests run the reference (Python fail2ban 1.0.2, from
+//! Debian's package) and f2b on the same input and compare the outputs byte for byte.
+
+mod util;
