@@ -6,5 +6,27 @@
 //! firewalls, and has no async code.
 //!
 //! * [`date`]: the date detector (fail2ban's `DateDetector`, `DateTemplate`, `strptime`).
+//! * [`filter`]: fail2ban's `Filter` for one jail: `process_line` → failures (server/filter.py).
+//! * [`failregex`]: fail2ban's `Regex`/`FailRegex`: tags, compilation, search over line buffers.
+//! * [`tags`]: `<HOST>`, `<F-USER>`, `<SKIPLINES>` ... → Python regex text.
+//! * [`pyre`]: Python `re` syntax → the `regex` crate / fancy-regex, with identical results.
+//! * [`ipdns`]: failure IDs (`IPAddr`) and DNS resolution (`DNSUtils`).
+//! * [`prefilter`]: phase one, which failregexes can match a buffer at all.
+//! * [`faildata`]: the fail dict and tuple lines; [`cache`]: `Utils.Cache`.
 
+pub mod cache;
 pub mod date;
+pub mod faildata;
+pub mod failregex;
+pub mod filter;
+pub mod ipdns;
+pub mod prefilter;
+pub mod pyre;
+#[cfg(test)]
+mod samples;
+pub mod tags;
+
+pub use faildata::{FailData, FailValue, TupleLine};
+pub use failregex::{Regex, RegexError, RegexOptions};
+pub use filter::{Diagnostic, Failure, Filter, FilterError, Level, UseDns};
+pub use ipdns::IPAddr;

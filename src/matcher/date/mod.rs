@@ -1,16 +1,38 @@
-//! Date detection: fail2ban's `DateDetector` (being written).
+//! Date detection: fail2ban's `DateDetector` (server/datedetector.py), its templates (datetemplate.py) and
+//! `strptime` (strptime.py).
 //!
-//! API contract used by the rest of the matcher (keep these signatures; add freely):
+//! Input: one log line. Output: where its date is (`match_time`) and what time it means (`get_time`).
+//! Owns: the template list of one detector with its hit counts, its order (templates bubble up as they hit)
+//! and the position of the last match.
+//!
+//! API contract used by the rest of the matcher:
 //! * `DateDetector::with_defaults()`, `DateDetector::from_pattern(&str)`
 //! * `match_time(&mut self, line) -> Option<DateMatch>` (fail2ban's `matchTime`)
 //! * `get_time(&mut self, line, &DateMatch, &TimeContext) -> Option<f64>` (fail2ban's `getTime`)
+
+mod engine;
+mod strptime;
+mod template;
+mod timere;
+
+pub use strptime::{validate_time_zone, TimeError};
+pub use template::{Kind, Template, LINE_BEGIN, LINE_END, WORD_BEGIN, WORD_END};
+pub use timere::{ex_year_regex, TimeReEnv};
+
+use engine::{Found, SLOTS, VALUE_SLOT};
+use jiff::tz::TimeZone;
 
 /// Where a date was found in a line: the byte span of the date text (group 1) and the template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DateMatch {
     pub start: usize,
     pub end: usize,
+    /// The template's id (stable, see [`DateDetector::template`]).
     pub template: usize,
+    /// Byte span of the whole match (Python `m.start()`/`m.end()`; group 1 may be narrower).
+    pub whole: (usize, usize),
+    /// The strptime fields of the match.
+    slots: [(u32, u32); SLOTS],
 }
 
 /// What parsing a date needs from outside: the current time and the jail's `logtimezone`.
@@ -18,7 +40,8 @@ pub struct DateMatch {
 pub struct TimeContext {
     /// Current time, seconds since the epoch (injected so tests and fail2ban-regex agree).
     pub now: f64,
-    /// Fixed offset from UTC in seconds from `logtimezone`; `None` means local time.
+    /// Fixed offset from UTC in seconds from `logtimezone`; `None` means the detector's own `default_tz`
+    /// (see [`DateDetector::set_default_tz`]), and without one local time.
     pub default_offset: Option<i32>,
 }
 
@@ -33,23 +56,524 @@ impl std::fmt::Display for DateError {
 
 impl std::error::Error for DateError {}
 
-#[derive(Debug, Default)]
-pub struct DateDetector {}
+/// A template in a detector with its usage (`DateDetectorTemplate`).
+#[derive(Debug)]
+struct Entry {
+    template: Template,
+    /// Lines this template won (`DateDetectorTemplate.hits`).
+    hits: u64,
+    /// Successful searches of this template, won or not (`DateTemplate.hits`). Python shares this counter
+    /// between detectors using the same cached template; here it is per detector.
+    search_hits: u64,
+    /// `lastUsed`; `None` = never (Python 0).
+    last_used: Option<f64>,
+    /// Char position of its last match (`distance`).
+    distance: usize,
+}
+
+impl Entry {
+    fn new(template: Template) -> Entry {
+        Entry { template, hits: 0, search_hits: 0, last_used: None, distance: 0x7fff_ffff }
+    }
+
+    /// `DateDetectorTemplate.weight`.
+    fn weight(&self) -> f64 {
+        self.hits as f64 * self.template.weight / self.distance.max(1) as f64
+    }
+}
+
+/// A template as fail2ban-regex reports it ("Date template hits:").
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateStat<'a> {
+    pub name: &'a str,
+    pub hits: u64,
+    /// `DateDetectorTemplate.weight` (hits × template weight / distance).
+    pub weight: f64,
+    /// The template's own weight (100 or 1).
+    pub template_weight: f64,
+    /// `getattr(template, 'pattern', '')`.
+    pub pattern: &'a str,
+    pub regex: &'a str,
+}
+
+/// The char at a char index of a line, with its neighbour: Python's `line[i-1:i]` / `line[i:i+1]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Edge {
+    /// Char position.
+    pos: usize,
+    before: Option<char>,
+    at: Option<char>,
+}
+
+/// fail2ban's `DateDetector`.
+#[derive(Debug)]
+pub struct DateDetector {
+    /// Templates by id (the order they were added).
+    entries: Vec<Entry>,
+    /// Ids in the current order (fail2ban's `__templates`).
+    order: Vec<usize>,
+    /// `__lastPos`, `__lastEndPos` (`None` before the first match).
+    last_pos: Option<Edge>,
+    last_end: Option<Edge>,
+    /// `__lastTemplIdx`: index into `order`.
+    last_index: Option<usize>,
+    first_unused: usize,
+    /// Empty list = fill with the defaults at the first line (Python's lazy default templates).
+    lazy_defaults: bool,
+    env: TimeReEnv,
+    /// `default_tz` in minutes.
+    default_tz: Option<i32>,
+    local: TimeZone,
+    /// The clock for `lastUsed` (fail2ban uses the wall clock there).
+    clock: f64,
+}
+
+/// `__unusedTime`: a template unused that long may be replaced in the order.
+const UNUSED_TIME: f64 = 300.0;
+
+impl Default for DateDetector {
+    fn default() -> Self {
+        DateDetector::with_defaults()
+    }
+}
 
 impl DateDetector {
+    /// A detector with fail2ban's default templates for this year (no `datepattern`).
     pub fn with_defaults() -> Self {
-        DateDetector {}
+        DateDetector::new(TimeReEnv::system())
     }
 
-    pub fn from_pattern(_pattern: &str) -> Result<Self, DateError> {
-        Ok(DateDetector {})
+    /// A detector with the default templates, `%ExY` as given.
+    pub fn new(env: TimeReEnv) -> Self {
+        DateDetector {
+            entries: Vec::new(),
+            order: Vec::new(),
+            last_pos: None,
+            last_end: None,
+            last_index: None,
+            first_unused: 0,
+            lazy_defaults: true,
+            env,
+            default_tz: None,
+            local: TimeZone::system(),
+            clock: 0.0,
+        }
     }
 
-    pub fn match_time(&mut self, _line: &str) -> Option<DateMatch> {
+    /// A detector for a `datepattern` value (`Filter.setDatePattern`): one template per non-empty line.
+    pub fn from_pattern(pattern: &str) -> Result<Self, DateError> {
+        DateDetector::from_pattern_with(pattern, TimeReEnv::system())
+    }
+
+    /// [`from_pattern`](Self::from_pattern) with `%ExY` as given.
+    pub fn from_pattern_with(pattern: &str, env: TimeReEnv) -> Result<Self, DateError> {
+        let mut dd = DateDetector::new(env);
+        for line in pattern.split('\n').map(str::trim).filter(|l| !l.is_empty()) {
+            dd.append_template(line)?;
+        }
+        dd.lazy_defaults = dd.entries.is_empty();
+        Ok(dd)
+    }
+
+    /// The local zone used for dates without a zone (default: the system's, from TZ or /etc/localtime).
+    pub fn set_local_zone(&mut self, tz: TimeZone) {
+        self.local = tz;
+    }
+
+    /// `default_tz` = the jail's `logtimezone` (`None` = local time).
+    pub fn set_default_tz(&mut self, tz: Option<&str>) -> Result<(), DateError> {
+        self.default_tz = tz.map(validate_time_zone).transpose()?;
+        Ok(())
+    }
+
+    /// The clock for the templates' `lastUsed` (fail2ban reads the wall clock there); set it to now.
+    pub fn set_clock(&mut self, now: f64) {
+        self.clock = now;
+    }
+
+    /// `appendTemplate(str)`.
+    fn append_template(&mut self, pattern: &str) -> Result<(), DateError> {
+        let key = if pattern.contains('%') { pattern.to_string() } else { pattern.to_uppercase() };
+        match key.as_str() {
+            // `{DEFAULT}` adds nothing: its filter lambda returns None for every template (datedetector.py);
+            // an otherwise empty list is then filled lazily.
+            "{DEFAULT}" => Ok(()),
+            "{^LN-BEG}" => {
+                let list = template::default_list(&self.env);
+                self.add_defaults(list.into_iter().filter(|t| t.flags & LINE_BEGIN != 0).collect())
+            }
+            "{NONE}" => self.push(template::Template::from_pattern("{UNB}^", &self.env)?, false),
+            _ if key.contains("{DATE}") => {
+                let list = template::prematch_templates(pattern, &self.env)?;
+                self.add_defaults(list)
+            }
+            _ => self.push(template::pattern_template(pattern, &key, &self.env)?, false),
+        }
+    }
+
+    /// `addDefaultTemplate`: duplicates are skipped if the list was not empty before.
+    fn add_defaults(&mut self, list: Vec<Template>) -> Result<(), DateError> {
+        let ignore_dup = !self.entries.is_empty();
+        list.into_iter().try_for_each(|t| self.push(t, ignore_dup))
+    }
+
+    /// `_appendTemplate`.
+    fn push(&mut self, template: Template, ignore_dup: bool) -> Result<(), DateError> {
+        if self.entries.iter().any(|e| e.template.name == template.name) {
+            if ignore_dup {
+                return Ok(());
+            }
+            return Err(DateError(format!("There is already a template with name {}", template.name)));
+        }
+        self.order.push(self.entries.len());
+        self.entries.push(Entry::new(template));
+        Ok(())
+    }
+
+    fn fill_defaults(&mut self) {
+        if self.lazy_defaults && self.entries.is_empty() {
+            for t in template::default_list(&self.env) {
+                self.order.push(self.entries.len());
+                self.entries.push(Entry::new(t));
+            }
+        }
+    }
+
+    /// The template with this id.
+    pub fn template(&self, id: usize) -> Option<&Template> {
+        self.entries.get(id).map(|e| &e.template)
+    }
+
+    /// The templates in their current order with their hits (fail2ban-regex's "Date template hits:").
+    /// Empty until the first line if the defaults are filled lazily.
+    pub fn templates(&self) -> Vec<TemplateStat<'_>> {
+        self.order
+            .iter()
+            .map(|&id| {
+                let e = &self.entries[id];
+                TemplateStat {
+                    name: &e.template.name,
+                    hits: e.hits,
+                    weight: e.weight(),
+                    template_weight: e.template.weight,
+                    pattern: e.template.pattern.as_deref().unwrap_or(""),
+                    regex: &e.template.regex,
+                }
+            })
+            .collect()
+    }
+
+    /// `Filter.getDatePattern()`: (pattern, name) — "Default Detectors" for none or more than two templates.
+    pub fn date_pattern(&self) -> (Option<&str>, &str) {
+        if self.order.is_empty() || self.order.len() > 2 {
+            return (None, "Default Detectors");
+        }
+        let t = &self.entries[self.order[0]].template;
+        (t.pattern.as_deref(), &t.name)
+    }
+
+    /// `DateDetector.matchTime`: finds the date in a line, updates hits and the template order.
+    pub fn match_time(&mut self, line: &str) -> Option<DateMatch> {
+        self.fill_defaults();
+        let mut state = Search { found: None, ignore: None };
+        let mut winner = self.try_last(line, &mut state);
+        if winner.is_none() {
+            winner = self.scan(line, &mut state).or(state.found.take());
+        }
+        let (index, hit, dist) = winner?;
+        self.record(line, index, hit, dist)
+    }
+
+    /// The first part of `matchTime`: the last used template, in the same span if its borders look alike.
+    fn try_last(&mut self, line: &str, state: &mut Search) -> Option<(usize, Found, usize)> {
+        let i = self.last_index?;
+        let id = *self.order.get(i)?;
+        let anchored = self.entries[id].template.anchored();
+        let (pos, end) = (self.last_pos?, self.last_end?);
+        let hit = if anchored {
+            state.ignore = Some(i);
+            self.search(id, line, 0, line.len())
+        } else if same_borders(line, &pos, &end) {
+            let from = byte_of_char(line, pos.pos);
+            let to = byte_of_char(line, end.pos);
+            self.search(id, line, from, to)
+        } else {
+            state.ignore = Some(i);
+            self.search(id, line, 0, line.len())
+        }?;
+        let dist = char_of_byte(line, hit.whole.0);
+        let dist_end = char_of_byte(line, hit.whole.1);
+        if self.order.len() == 1 || anchored || (dist == pos.pos && dist_end == end.pos) {
+            return Some((i, hit, dist));
+        }
+        // Possible collision or pattern change: keep it as a reserve and search the list.
+        state.found = Some((i, hit, dist));
         None
     }
 
-    pub fn get_time(&mut self, _line: &str, _m: &DateMatch, _ctx: &TimeContext) -> Option<f64> {
+    /// The search over the whole list in `matchTime`.
+    fn scan(&mut self, line: &str, state: &mut Search) -> Option<(usize, Found, usize)> {
+        let last_pos = self.last_pos.map_or(1, |p| p.pos);
+        let n = self.order.len();
+        for i in 0..n {
+            if state.ignore == Some(i) {
+                continue;
+            }
+            let id = self.order[i];
+            let Some(hit) = self.search(id, line, 0, line.len()) else { continue };
+            let dist = char_of_byte(line, hit.whole.0);
+            let e = &self.entries[id];
+            if i + 1 >= n || e.template.anchored() {
+                return Some((i, hit, dist));
+            }
+            // Stop if the next template is still unused but this one had hits already.
+            if dist == 0 && e.hits > 0 && self.entries[self.order[i + 1]].search_hits == 0 {
+                return Some((i, hit, dist));
+            }
+            // A match further right than before may be a date in the message body: keep the nearest as a
+            // reserve and search on.
+            if dist > e.distance || dist > last_pos {
+                if state.found.as_ref().map_or(true, |f| dist < f.2) {
+                    state.found = Some((i, hit, dist));
+                }
+                continue;
+            }
+            return Some((i, hit, dist));
+        }
         None
+    }
+
+    /// `matchDate` of one template (counts the search hit).
+    fn search(&mut self, id: usize, line: &str, from: usize, to: usize) -> Option<Found> {
+        let e = &mut self.entries[id];
+        let hit = e.template.search(line, from, to)?;
+        e.search_hits += 1;
+        Some(hit)
+    }
+
+    /// The winner's bookkeeping at the end of `matchTime`.
+    fn record(&mut self, line: &str, i: usize, hit: Found, dist: usize) -> Option<DateMatch> {
+        let id = self.order[i];
+        let e = &mut self.entries[id];
+        e.hits += 1;
+        e.last_used = Some(self.clock);
+        e.distance = dist;
+        if self.first_unused == i {
+            self.first_unused += 1;
+        }
+        // `line[distance]` raises IndexError in Python for an empty match at the end of the line: the line
+        // then has no date and the position is not remembered.
+        let at = line[hit.whole.0..].chars().next()?;
+        let end_pos = char_of_byte(line, hit.whole.1);
+        self.last_pos = Some(Edge { pos: dist, before: line[..hit.whole.0].chars().next_back(), at: Some(at) });
+        // `line[endpos-1]` is the last char of the line when endpos is 0 (Python negative index).
+        let before_end = if hit.whole.1 == 0 { line.chars().next_back() } else { line[..hit.whole.1].chars().next_back() };
+        self.last_end = Some(Edge { pos: end_pos, before: before_end, at: line[hit.whole.1..].chars().next() });
+        let index = if i != 0 && Some(i) != self.last_index { self.reorder(i) } else { i };
+        self.last_index = Some(index);
+        Some(DateMatch {
+            start: hit.group1.0,
+            end: hit.group1.1,
+            template: id,
+            whole: hit.whole,
+            slots: hit.slots,
+        })
+    }
+
+    /// `_reorderTemplate`: bubble a template up if it weighs more than the one at the target place.
+    fn reorder(&mut self, num: usize) -> usize {
+        let entry = &self.entries[self.order[num]];
+        let untime = entry.last_used.unwrap_or(0.0) - UNUSED_TIME;
+        let weight = entry.weight();
+        let moveable = |pos: usize| {
+            let target = &self.entries[self.order[pos]];
+            // A never used target (Python lastUsed 0) is always older than the wall clock - 300 s.
+            weight > target.weight() || target.last_used.map_or(true, |t| untime > t)
+        };
+        let mut pos = if self.first_unused < num { self.first_unused } else { num / 2 };
+        if !moveable(pos) {
+            if pos == num - 1 {
+                return num;
+            }
+            pos = num - 1;
+            if !moveable(pos) {
+                return num;
+            }
+        }
+        let id = self.order.remove(num);
+        self.order.insert(pos, id);
+        while self.first_unused < self.order.len() && self.entries[self.order[self.first_unused]].hits > 0 {
+            self.first_unused += 1;
+        }
+        pos
+    }
+
+    /// `DateDetector.getTime` with the match of `match_time`: the time, or `None` if the date is invalid.
+    pub fn get_time(&mut self, line: &str, m: &DateMatch, ctx: &TimeContext) -> Option<f64> {
+        self.parse_time(line, m, ctx).ok()
+    }
+
+    /// [`get_time`](Self::get_time) telling why there is no time (fail2ban treats the two errors differently).
+    pub fn parse_time(&self, line: &str, m: &DateMatch, ctx: &TimeContext) -> Result<f64, TimeError> {
+        let t = self.template(m.template).ok_or(TimeError::Invalid)?;
+        match t.kind {
+            Kind::Pattern => {
+                let default_tz = ctx.default_offset.map(|s| s / 60).or(self.default_tz);
+                let env = strptime::ParseEnv { now: ctx.now, default_tz, local: &self.local };
+                strptime::group_dict_strptime(line, t.engine().order(), &m.slots, &env)
+            }
+            Kind::Epoch { long } => epoch_value(span_text(line, m.slots[VALUE_SLOT]), long),
+            Kind::Tai64n => {
+                let text = &line[m.start..m.end];
+                let hex = text.get(2..17).ok_or(TimeError::Invalid)?;
+                i64::from_str_radix(hex, 16).map(|v| v as f64).map_err(|_| TimeError::Invalid)
+            }
+        }
+    }
+}
+
+/// The reserve and the template not to search again, while `matchTime` runs.
+struct Search {
+    found: Option<(usize, Found, usize)>,
+    ignore: Option<usize>,
+}
+
+fn span_text(line: &str, (s, e): (u32, u32)) -> &str {
+    line.get(s as usize..e as usize).unwrap_or("")
+}
+
+/// `DateEpoch.getDate`: long forms of 13+ digits are milliseconds, 16+ digits without `.` microseconds.
+fn epoch_value(v: &str, long: bool) -> Result<f64, TimeError> {
+    let x: f64 = v.parse().map_err(|_| TimeError::Invalid)?;
+    let n = v.chars().count();
+    Ok(if long && n >= 16 && !v.contains('.') {
+        x / 1_000_000.0
+    } else if long && n >= 13 {
+        x / 1000.0
+    } else {
+        x
+    })
+}
+
+/// `matchTime`'s border check: the chars around the last span look the same in this line.
+fn same_borders(line: &str, pos: &Edge, end: &Edge) -> bool {
+    let at = |i: usize| char_at(line, i);
+    let before = |i: usize| if i == 0 { None } else { char_at(line, i - 1) };
+    let not_alnum = |c: Option<char>| c.is_some_and(|c| !c.is_alphanumeric());
+    let left = before(pos.pos) == pos.before || (at(pos.pos) == pos.at && not_alnum(pos.at));
+    let right = at(end.pos) == end.at || (before(end.pos) == end.before && not_alnum(end.before));
+    left && right
+}
+
+/// The char at a char index (`line[i:i+1]`).
+fn char_at(line: &str, i: usize) -> Option<char> {
+    if line.is_char_boundary(i) && line.as_bytes()[..i].is_ascii() {
+        return line[i..].chars().next();
+    }
+    line.chars().nth(i)
+}
+
+/// Byte offset of a char index (clamped to the end, as Python clamps slice bounds).
+fn byte_of_char(line: &str, i: usize) -> usize {
+    if i <= line.len() && line.as_bytes()[..i].is_ascii() {
+        return i;
+    }
+    line.char_indices().nth(i).map_or(line.len(), |(b, _)| b)
+}
+
+/// Char index of a byte offset.
+fn char_of_byte(line: &str, b: usize) -> usize {
+    let head = &line.as_bytes()[..b];
+    if head.is_ascii() {
+        b
+    } else {
+        line[..b].chars().count()
+    }
+}
+
+impl TimeReEnv {
+    /// The table of a process started now: this year, and fail2ban's test alternate now 2001-01-01 as the
+    /// local zone sees it. Reads the clock and zone once, when a detector is configured.
+    pub fn system() -> TimeReEnv {
+        let tz = TimeZone::system();
+        let now = jiff::Timestamp::now().to_zoned(tz.clone());
+        let alt = jiff::Timestamp::from_second(978_393_600).map_or(2001, |t| t.to_zoned(tz).year());
+        TimeReEnv::for_year(i32::from(now.year()), i32::from(alt))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> TimeReEnv {
+        TimeReEnv::for_year(2026, 2001)
+    }
+
+    fn utc_detector(pattern: Option<&str>) -> DateDetector {
+        let mut dd = match pattern {
+            Some(p) => DateDetector::from_pattern_with(p, env()).unwrap(),
+            None => DateDetector::new(env()),
+        };
+        dd.set_local_zone(TimeZone::UTC);
+        dd
+    }
+
+    /// 2026-11-24 00:57:52 UTC.
+    const NOW: f64 = 1_795_481_872.0;
+
+    fn time_of(dd: &mut DateDetector, line: &str) -> Option<(String, f64)> {
+        let m = dd.match_time(line)?;
+        let t = dd.get_time(line, &m, &TimeContext { now: NOW, default_offset: None })?;
+        Some((line[m.start..m.end].to_string(), t))
+    }
+
+    #[test]
+    fn syslog_and_iso() {
+        let mut dd = utc_detector(None);
+        assert_eq!(time_of(&mut dd, "Nov 24 00:57:50 host sshd[1]: x"), Some(("Nov 24 00:57:50".into(), NOW - 2.0)));
+        let iso = time_of(&mut dd, "2026-11-23T10:00:00.123+02:00 x").unwrap();
+        assert_eq!(iso, ("2026-11-23T10:00:00.123+02:00".into(), 1_795_420_800.0));
+        // A future date without year is last year's.
+        let (_, t) = time_of(&mut dd, "Dec 31 23:59:59 h x").unwrap();
+        assert_eq!(t, 1_767_225_599.0);
+        assert_eq!(dd.match_time("no date here"), None);
+    }
+
+    #[test]
+    fn invalid_date_has_no_time() {
+        let mut dd = utc_detector(None);
+        let line = "Feb 29 10:00:00 h x";
+        let m = dd.match_time(line).unwrap();
+        assert_eq!(dd.get_time(line, &m, &TimeContext { now: NOW, default_offset: None }), None);
+    }
+
+    #[test]
+    fn special_patterns() {
+        let mut dd = utc_detector(Some("EPOCH"));
+        assert_eq!(time_of(&mut dd, "1795480000 x"), Some(("1795480000".into(), 1_795_480_000.0)));
+        assert_eq!(dd.match_time("x 1795480000 y"), None);
+        let mut dd = utc_detector(Some("LEPOCH"));
+        assert_eq!(time_of(&mut dd, "1795480000123 x").map(|t| t.1), Some(1_795_480_000.123));
+        let mut dd = utc_detector(Some("TAI64N"));
+        assert_eq!(time_of(&mut dd, "@400000006a2a3f3b00000000 x").map(|t| t.1), Some(f64::from(0x6a2a3f3b_u32) + 0.0));
+        let dd = utc_detector(Some("{^LN-BEG}"));
+        assert_eq!(dd.templates().len(), 17);
+        assert_eq!(dd.date_pattern().1, "Default Detectors");
+        let dd = utc_detector(Some("^%Y-%m-%d"));
+        assert_eq!(dd.date_pattern(), (Some("^%Y-%m-%d"), "^Year-Month-Day"));
+        assert!(DateDetector::from_pattern_with("%Y\n%Y", env()).is_err());
+        assert!(DateDetector::from_pattern_with("%q", env()).is_err());
+    }
+
+    #[test]
+    fn logtimezone() {
+        let mut dd = utc_detector(None);
+        dd.set_default_tz(Some("UTC+0200")).unwrap();
+        assert_eq!(time_of(&mut dd, "2026-11-23 10:00:00 x").map(|t| t.1), Some(1_795_420_800.0));
+        assert_eq!(
+            dd.set_default_tz(Some("Mars/Base")).unwrap_err().0,
+            "Unknown or unsupported time zone: 'Mars/Base'"
+        );
     }
 }

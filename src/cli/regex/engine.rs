@@ -1,0 +1,745 @@
+//! `Fail2banRegex` (client/fail2banregex.py): reads the `<REGEX>`/`<IGNOREREGEX>` arguments into the matcher's
+//! [`Filter`], feeds it the log line by line the way `testRegex`/`process` do, and prints the report.
+//!
+//! The filter is set up as fail2ban-regex sets up Python's: `checkFindTime` off, `checkAllRegex` on unless
+//! `-o`/`--no-check-all`, `ignorePending` only with `-o`, `returnRawHost` with `-r`.
+
+use std::io::Write;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use compat::Value;
+
+use super::filter_file::{self, RegexArg};
+use super::options::Options;
+use super::out::{Found, OutFormat};
+use super::report::{self, Hit, LineKind, LineStats, ListingPolicy, RegexStat};
+use super::source::{self, Encoding, FileLines};
+use crate::matcher::date::validate_time_zone;
+use crate::matcher::filter::{Failure, Filter};
+use crate::matcher::{FailData, FailValue, TupleLine};
+
+/// fail2banregex.py's two print paths: `self.output` (report text, silent with `-o`) and `output` (always).
+pub struct Output<W: Write> {
+    w: std::io::BufWriter<W>,
+    quiet: bool,
+}
+
+impl<W: Write> Output<W> {
+    pub fn new(w: W, quiet: bool) -> Self {
+        Output {
+            w: std::io::BufWriter::with_capacity(64 * 1024, w),
+            quiet,
+        }
+    }
+
+    /// `self.output(text)`: printed unless `-o` was given.
+    pub fn report(&mut self, text: &str) {
+        if !self.quiet {
+            self.always(text);
+        }
+    }
+
+    /// `output(text)` (Python `print`).
+    pub fn always(&mut self, text: &str) {
+        // A closed stdout (`| head`) ends the output; the exit code stays the reference's.
+        let _ = self.w.write_all(text.as_bytes());
+        let _ = self.w.write_all(b"\n");
+    }
+
+    pub fn flush(&mut self) {
+        let _ = self.w.flush();
+    }
+}
+
+/// Runs the tests described by `opts` and the positional arguments; returns the exit code.
+pub fn run<W: Write>(opts: &Options, args: &[String], out: &mut Output<W>) -> i32 {
+    let mut tester = match Fail2banRegex::new(opts, out) {
+        Ok(t) => t,
+        Err(e) => {
+            out.always(&format!("ERROR: {e}"));
+            return 255;
+        }
+    };
+    if tester.start(args, out) {
+        0
+    } else {
+        255
+    }
+}
+
+/// `time.time()`.
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The state of one fail2ban-regex run.
+struct Fail2banRegex<'o> {
+    opts: &'o Options,
+    filter: Filter,
+    maxlines_set: bool,
+    datepattern_set: bool,
+    journalmatch: Option<String>,
+    failregex: Vec<RegexStat>,
+    ignoreregex: Vec<RegexStat>,
+    pref_matched: usize,
+    pref_groups: Vec<String>,
+    stats: LineStats,
+    policy: ListingPolicy,
+    elapsed: Option<f64>,
+    backend: &'static str,
+    format: Option<OutFormat>,
+}
+
+impl<'o> Fail2banRegex<'o> {
+    /// `Fail2banRegex.__init__`: the command-line settings, in the reference's order (each may print a
+    /// "Use ..." line or fail with the message `exec_command_line` prints as `ERROR: ...`).
+    fn new<W: Write>(opts: &'o Options, out: &mut Output<W>) -> Result<Self, String> {
+        let limit = if opts.maxlines != 0 {
+            opts.maxlines
+        } else {
+            20
+        };
+        let mut me = Fail2banRegex {
+            opts,
+            filter: Filter::new("fail2ban-regex-jail"),
+            maxlines_set: false,
+            datepattern_set: false,
+            journalmatch: opts.journalmatch.clone(),
+            failregex: Vec::new(),
+            ignoreregex: Vec::new(),
+            pref_matched: 0,
+            pref_groups: Vec::new(),
+            stats: LineStats::default(),
+            policy: ListingPolicy {
+                // A negative -L fails in setMaxLines below before the limit is ever used.
+                limit: usize::try_from(limit).unwrap_or(0),
+                print_all_matched: opts.print_all_matched,
+                print_all_missed: opts.print_all_missed,
+                print_all_ignored: opts.print_all_ignored,
+                print_no_missed: opts.print_no_missed,
+                print_no_ignored: opts.print_no_ignored,
+            },
+            elapsed: None,
+            backend: "auto",
+            format: opts.out.as_deref().map(OutFormat::parse),
+        };
+        if opts.maxlines != 0 {
+            me.set_max_lines(opts.maxlines, out)?;
+        }
+        if let Some(tz) = &opts.timezone {
+            // The reference prints `str(exception)`: for the KeyError of an unknown abbreviation that is just
+            // the quoted key, without the type name the date module puts in front.
+            validate_time_zone(tz).map_err(|e| {
+                let text = e.to_string();
+                text.strip_prefix("KeyError: ")
+                    .map(str::to_string)
+                    .unwrap_or(text)
+            })?;
+            me.filter.set_log_time_zone(tz).map_err(|e| e.to_string())?;
+        }
+        me.filter.check_find_time = false;
+        if let Some(pattern) = &opts.datepattern {
+            me.set_date_pattern(Some(pattern), out)?;
+        }
+        if let Some(usedns) = &opts.usedns {
+            me.filter.set_use_dns(usedns);
+        }
+        me.filter.return_raw_host = opts.raw;
+        me.filter.check_all_regex = opts.check_all_regex && opts.out.is_none();
+        // Pending failures (no ID yet) are only hidden with -o; they join a later failure's matches.
+        me.filter.ignore_pending = opts.out.is_some();
+        Ok(me)
+    }
+
+    /// `setMaxLines`: only the first value counts (the command line wins over the filter file).
+    fn set_max_lines<W: Write>(&mut self, value: i64, out: &mut Output<W>) -> Result<(), String> {
+        if self.maxlines_set {
+            return Ok(());
+        }
+        self.filter
+            .set_max_lines(value)
+            .map_err(|e| e.to_string())?;
+        self.maxlines_set = true;
+        out.report(&format!(
+            "Use         maxlines : {}",
+            self.filter.max_lines()
+        ));
+        Ok(())
+    }
+
+    /// `setDatePattern`: only the first value counts; `None` (journal) removes date detection silently.
+    fn set_date_pattern<W: Write>(
+        &mut self,
+        pattern: Option<&str>,
+        out: &mut Output<W>,
+    ) -> Result<(), String> {
+        if self.datepattern_set {
+            return Ok(());
+        }
+        self.filter
+            .set_date_pattern(pattern)
+            .map_err(|e| e.to_string())?;
+        self.datepattern_set = true;
+        if let Some(pattern) = pattern {
+            let name = self
+                .filter
+                .date_detector()
+                .map(|d| d.date_pattern().1.to_string())
+                .unwrap_or_default();
+            out.report(&format!("Use      datepattern : {pattern} : {name}"));
+        }
+        Ok(())
+    }
+
+    /// `start(args)`: regexes, then the log source, then processing and the report.
+    fn start<W: Write>(&mut self, args: &[String], out: &mut Output<W>) -> bool {
+        let (cmd_log, cmd_regex) = (&args[0], &args[1]);
+        if cmd_log.starts_with("systemd-journal") {
+            self.backend = "systemd";
+        }
+        match self.read_regex(cmd_regex, RegexKind::Fail, out) {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(e) => {
+                out.always(&format!("ERROR: {e}"));
+                return false;
+            }
+        }
+        if let Some(ignore) = args.get(2) {
+            match self.read_regex(ignore, RegexKind::Ignore, out) {
+                Ok(true) => {}
+                Ok(false) => return false,
+                Err(e) => {
+                    out.always(&format!("ERROR: {e}"));
+                    return false;
+                }
+            }
+        }
+        let ok = if std::path::Path::new(cmd_log).is_file() {
+            self.run_file(cmd_log, out)
+        } else if cmd_log.starts_with("systemd-journal") {
+            // Reading the journal needs libsystemd; this build has no journal reader, which the reference
+            // reports the same way when its systemd bindings are missing.
+            out.always("Error: systemd library not found. Exiting...");
+            false
+        } else {
+            self.run_string(cmd_log, out);
+            true
+        };
+        if ok {
+            self.print_stats(out);
+        }
+        ok
+    }
+
+    /// The log is a file: stream it.
+    fn run_file<W: Write>(&mut self, path: &str, out: &mut Output<W>) -> bool {
+        let encoding = match Encoding::lookup(&self.opts.encoding) {
+            Ok(e) => e,
+            Err(e) => {
+                // The reference dies here with an uncaught LookupError.
+                eprintln!("LookupError: {e}");
+                return false;
+            }
+        };
+        let mut lines = match FileLines::open(std::path::Path::new(path), encoding) {
+            Ok(l) => l,
+            Err(e) => {
+                out.always(&io_error_text(&e, path));
+                return false;
+            }
+        };
+        out.report(&format!("Use         log file : {path}"));
+        out.report(&format!("Use         encoding : {}", self.opts.encoding));
+        out.report("");
+        let t0 = Instant::now();
+        loop {
+            match lines.next_line() {
+                Ok(Some(line)) => self.process_line(&line, out),
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("ERROR: reading {path}: {e}");
+                    break;
+                }
+            }
+        }
+        self.elapsed = Some(t0.elapsed().as_secs_f64());
+        true
+    }
+
+    /// The log is the argument itself: one line, or several split at `\n`.
+    fn run_string<W: Write>(&mut self, text: &str, out: &mut Output<W>) {
+        let lines: Vec<&str> = if self.filter.max_lines() <= 1 && !text.contains('\n') {
+            out.report(&format!(
+                "Use      single line : {}",
+                source::shortstr(&text.replace('\n', "\\n"))
+            ));
+            vec![text]
+        } else {
+            let lines: Vec<&str> = text.split('\n').collect();
+            out.report(&format!("Use      multi line : {} line(s)", lines.len()));
+            for (i, l) in lines.iter().enumerate() {
+                if i >= 5 {
+                    out.report("| ...");
+                    break;
+                }
+                out.report(&format!(
+                    "| {:>2.2}: {}",
+                    (i + 1).to_string(),
+                    source::shortstr(l)
+                ));
+            }
+            out.report("`-");
+            lines
+        };
+        out.report("");
+        let t0 = Instant::now();
+        for line in lines {
+            self.process_line(line, out);
+        }
+        self.elapsed = Some(t0.elapsed().as_secs_f64());
+    }
+
+    /// One iteration of `process(test_lines)`.
+    fn process_line<W: Write>(&mut self, raw: &str, out: &mut Output<W>) {
+        let line = source::strip_line_end(raw);
+        if line.starts_with('#') || line.is_empty() {
+            return;
+        }
+        let (found, ignored) = self.test_regex(line);
+        if let Some(format) = &self.format {
+            if !found.is_empty() {
+                for text in format.render(&found) {
+                    out.always(&text);
+                }
+            }
+            return;
+        }
+        let kind = if ignored {
+            LineKind::Ignored
+        } else if !found.is_empty() {
+            LineKind::Matched
+        } else {
+            LineKind::Missed
+        };
+        self.stats.record(kind, line, &self.policy);
+    }
+
+    /// `testRegex(line)`: the failures to report for the line and whether it counts as ignored.
+    fn test_regex(&mut self, line: &str) -> (Vec<Found>, bool) {
+        let max_lines = self.filter.max_lines();
+        let org_buffer: Vec<TupleLine> = if max_lines > 1 {
+            self.filter.line_buffer().to_vec()
+        } else {
+            Vec::new()
+        };
+        let full_buffer = org_buffer.len() >= max_lines;
+        let failures = self.filter.process_line(line, now());
+        let line_ignored = !self.filter.ignore_hits().is_empty();
+        for &idx in self.filter.ignore_hits() {
+            // With a filter file *and* an IGNOREREGEX argument the reference indexes a replaced list here
+            // (and may raise IndexError); counting only what exists is the sane subset.
+            if let Some(stat) = self.ignoreregex.get_mut(idx) {
+                stat.hits += 1;
+            }
+        }
+        let mut ret = Vec::new();
+        let mut is_ignored = false;
+        for failure in failures {
+            let found = found_of(&failure);
+            if self.format.is_none() {
+                self.count_hit(&found, ret.len() > 1);
+            }
+            if failure.data.truthy("nofail") {
+                is_ignored = true;
+            } else {
+                ret.push(found);
+            }
+        }
+        if self.format.is_some() {
+            return (ret, false);
+        }
+        self.count_prefregex();
+        if max_lines > 1 {
+            let skip = usize::from(full_buffer);
+            for buf_line in org_buffer.iter().skip(skip) {
+                if !self.filter.line_buffer().contains(buf_line) {
+                    self.stats
+                        .missed_became_matched(buf_line.joined(), &self.policy);
+                }
+            }
+        }
+        (ret, is_ignored || line_ignored)
+    }
+
+    /// `regex.inc()` + `regex.appendIP(match)`.
+    fn count_hit(&mut self, found: &Found, multiple: bool) {
+        let verbose = self.opts.verbose > 0;
+        if let Some(stat) = self.failregex.get_mut(found.index) {
+            stat.hits += 1;
+            if verbose {
+                stat.found.push(Hit {
+                    id: found.id.clone(),
+                    time: found.time,
+                    multiple,
+                });
+            }
+        }
+    }
+
+    /// The prefregex statistics of `testRegex`.
+    fn count_prefregex(&mut self) {
+        let Some(pre) = self.filter.prefregex() else {
+            return;
+        };
+        if !pre.has_matched() {
+            return;
+        }
+        self.pref_matched += 1;
+        if self.opts.verbose > 0 {
+            let limit = self.policy.limit;
+            if self.pref_groups.len() < limit {
+                self.pref_groups.push(value_of_data(&pre.groups()).str());
+            } else if self.pref_groups.len() == limit {
+                self.pref_groups.push("...".into());
+            }
+        }
+    }
+
+    /// `readRegex(value, regextype)`. `Ok(false)` after an error message was printed; `Err` for a regex
+    /// error (`start` prints it as `ERROR: ...`).
+    fn read_regex<W: Write>(
+        &mut self,
+        value: &str,
+        kind: RegexKind,
+        out: &mut Output<W>,
+    ) -> Result<bool, String> {
+        let name = kind.name();
+        let arg = match kind {
+            RegexKind::Fail => filter_file::classify(value, &self.opts.config),
+            RegexKind::Ignore => Ok(RegexArg::Line),
+        };
+        let values = match arg {
+            Err(e) => {
+                out.always(&format!("ERROR: Wrong filter name or options: {e}"));
+                out.always(&format!("       while parsing: {value}"));
+                return Ok(false);
+            }
+            Ok(RegexArg::Line) => {
+                out.report(&format!(
+                    "Use {name:>11} line : {}",
+                    source::shortstr(value)
+                ));
+                vec![(kind, vec![value.to_string()])]
+            }
+            Ok(RegexArg::File(file)) => {
+                let settings = filter_file::Settings {
+                    backend: self.backend,
+                    dump_options: self.opts.verbose > 1 || log_level_is_debug(&self.opts.log_level),
+                };
+                let Some(stream) =
+                    filter_file::load(&file, value, name, &self.opts.config, &settings, out)
+                else {
+                    return Ok(false);
+                };
+                match self.apply_stream(&stream, value, out)? {
+                    Some(values) => values,
+                    None => return Ok(false),
+                }
+            }
+        };
+        for (kind, regexes) in values {
+            let stats: Vec<RegexStat> = regexes.iter().map(RegexStat::new).collect();
+            for regex in &regexes {
+                let added = match kind {
+                    RegexKind::Fail => self.filter.add_fail_regex(regex),
+                    RegexKind::Ignore => self.filter.add_ignore_regex(regex),
+                };
+                added.map_err(|e| e.to_string())?;
+            }
+            match kind {
+                RegexKind::Fail => self.failregex = stats,
+                RegexKind::Ignore => self.ignoreregex = stats,
+            }
+        }
+        Ok(true)
+    }
+
+    /// The part of `readRegex` that walks the filter's command stream: prefregex, maxlines and datepattern
+    /// are set at once, fail- and ignoreregexes are collected (in stream order) for the caller to add.
+    #[allow(clippy::type_complexity)]
+    fn apply_stream<W: Write>(
+        &mut self,
+        stream: &[Value],
+        value: &str,
+        out: &mut Output<W>,
+    ) -> Result<Option<Vec<(RegexKind, Vec<String>)>>, String> {
+        let mut collected: Vec<(RegexKind, Vec<String>)> = Vec::new();
+        for cmd in stream {
+            let Value::List(items) = cmd else { continue };
+            let (Some(op), Some(opt)) = (
+                items.first().and_then(Value::as_str),
+                items.get(2).and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let values: Vec<Value> = match (op, items.get(3)) {
+                ("multi-set", Some(Value::List(v))) => v.clone(),
+                ("set", _) => items[3..].to_vec(),
+                _ => continue,
+            };
+            for v in values {
+                let text = v.str();
+                let applied = match opt {
+                    "prefregex" => {
+                        // A bad prefregex is a RegexException: `start` prints it and stops.
+                        self.filter
+                            .set_prefregex(&text)
+                            .map_err(|e| e.to_string())?;
+                        Ok(())
+                    }
+                    "addfailregex" => {
+                        push_regex(&mut collected, RegexKind::Fail, text);
+                        Ok(())
+                    }
+                    "addignoreregex" => {
+                        push_regex(&mut collected, RegexKind::Ignore, text);
+                        Ok(())
+                    }
+                    "maxlines" => match &v {
+                        Value::Int(n) => self.set_max_lines(*n, out),
+                        other => match other.str().trim().parse::<i64>() {
+                            Ok(n) => self.set_max_lines(n, out),
+                            Err(_) => Err(format!(
+                                "invalid literal for int() with base 10: {}",
+                                other.repr()
+                            )),
+                        },
+                    },
+                    "datepattern" => self.set_date_pattern(Some(&text), out),
+                    "addjournalmatch" => {
+                        if self.opts.journalmatch.is_none() {
+                            self.journalmatch = Some(text);
+                        }
+                        Ok(())
+                    }
+                    _ => Ok(()),
+                };
+                if let Err(e) = applied {
+                    out.always(&format!(
+                        "ERROR: Invalid value for {opt} ({}) read from {value}: {e}",
+                        v.repr()
+                    ));
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(collected))
+    }
+
+    /// `printStats()`.
+    fn print_stats<W: Write>(&self, out: &mut Output<W>) {
+        if self.format.is_some() {
+            return;
+        }
+        let verbose = self.opts.verbose > 0;
+        let mut text = String::from("\nResults\n=======\n");
+        if let Some(pre) = self.filter.prefregex() {
+            text.push_str(&format!("\nPrefregex: {} total\n", self.pref_matched));
+            let mut items = vec![pre.regex().to_string()];
+            if verbose {
+                items.extend(self.pref_groups.iter().map(|g| format!("    {g}")));
+            }
+            report::pprint_list(&mut text, &items, None);
+        }
+        report::print_regexes(
+            &mut text,
+            "Failregex",
+            &self.failregex,
+            verbose,
+            &local_time,
+        );
+        report::print_regexes(
+            &mut text,
+            "Ignoreregex",
+            &self.ignoreregex,
+            verbose,
+            &local_time,
+        );
+        if let Some(detector) = self.filter.date_detector() {
+            text.push_str("\nDate template hits:\n");
+            let mut items = Vec::new();
+            for t in detector.templates() {
+                if verbose || t.hits > 0 {
+                    items.push(format!("[{}] {}", t.hits, t.name));
+                    if self.opts.verbose_date {
+                        items.push(format!(
+                            "    # weight: {:.3} ({:.3}), pattern: {}",
+                            t.weight, t.template_weight, t.pattern
+                        ));
+                        items.push(format!("    # regex:   {}", t.regex));
+                    }
+                }
+            }
+            report::pprint_list(&mut text, &items, Some("[# of hits] date format"));
+        }
+        text.push_str(&format!("\nLines: {}\n", self.stats.summary()));
+        if let Some(elapsed) = self.elapsed {
+            text.push_str(&format!("[processed in {elapsed:.2} sec]\n"));
+        }
+        text.push('\n');
+        if self.opts.print_all_matched {
+            report::print_lines(&mut text, &self.stats, LineKind::Matched, &self.policy);
+        }
+        if !self.opts.print_no_ignored {
+            report::print_lines(&mut text, &self.stats, LineKind::Ignored, &self.policy);
+        }
+        if !self.opts.print_no_missed {
+            report::print_lines(&mut text, &self.stats, LineKind::Missed, &self.policy);
+        }
+        // `output()` adds a newline after each piece; the pieces above already end with one.
+        out.always(text.strip_suffix('\n').unwrap_or(&text));
+    }
+}
+
+fn push_regex(collected: &mut Vec<(RegexKind, Vec<String>)>, kind: RegexKind, regex: String) {
+    match collected.iter_mut().find(|(k, _)| *k == kind) {
+        Some((_, list)) => list.push(regex),
+        None => collected.push((kind, vec![regex])),
+    }
+}
+
+/// `failregex` or `ignoreregex`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RegexKind {
+    Fail,
+    Ignore,
+}
+
+impl RegexKind {
+    fn name(self) -> &'static str {
+        match self {
+            RegexKind::Fail => "failregex",
+            RegexKind::Ignore => "ignoreregex",
+        }
+    }
+}
+
+/// Whether `-l` lowers the level to DEBUG or below (then the "Real  filter options" are shown).
+fn log_level_is_debug(level: &str) -> bool {
+    match level.to_uppercase().as_str() {
+        "DEBUG" | "HEAVYDEBUG" | "TRACEDEBUG" => true,
+        other => other.parse::<u32>().is_ok_and(|n| n > 0 && n <= 10),
+    }
+}
+
+/// A Python `IOError` as `print(e)` shows it: `[Errno 13] Permission denied: 'path'`.
+fn io_error_text(e: &std::io::Error, path: &str) -> String {
+    let msg = e.to_string();
+    let msg = msg.split(" (os error").next().unwrap_or(&msg).to_string();
+    match e.raw_os_error() {
+        Some(code) => format!("[Errno {code}] {msg}: {}", Value::str_of(path).repr()),
+        None => msg,
+    }
+}
+
+/// `time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(t))`.
+fn local_time(t: f64) -> String {
+    let secs = t.floor() as i64;
+    match jiff::Timestamp::from_second(secs) {
+        Ok(ts) => ts
+            .to_zoned(jiff::tz::TimeZone::system())
+            .strftime("%a %b %d %H:%M:%S %Y")
+            .to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// A matcher failure in the shape the report and `-o` print.
+fn found_of(failure: &Failure) -> Found {
+    Found {
+        index: failure.index,
+        // `str(None)` for a pending failure (no ID yet), as Python would print it.
+        id: failure
+            .id
+            .as_ref()
+            .map(|ip| ip.ntoa())
+            .unwrap_or_else(|| "None".into()),
+        time: failure.time,
+        data: failure
+            .data
+            .iter()
+            .map(|(k, v)| (k.to_string(), value_of(v)))
+            .collect(),
+    }
+}
+
+/// The fail dict as a Python dict value.
+fn value_of_data(data: &FailData) -> Value {
+    Value::Dict(
+        data.iter()
+            .map(|(k, v)| (Value::str_of(k), value_of(v)))
+            .collect(),
+    )
+}
+
+/// One fail-dict value as the Python value it is there.
+fn value_of(v: &FailValue) -> Value {
+    match v {
+        FailValue::None => Value::None,
+        FailValue::Str(s) => Value::Str(s.clone()),
+        FailValue::Int(i) => Value::Int(*i),
+        FailValue::Tuple(items) => Value::Tuple(items.iter().map(value_of).collect()),
+        FailValue::Set(items) => Value::Set(items.iter().map(value_of).collect()),
+        // `repr(IPAddr)` is `repr(ntoa)` and `str(IPAddr)` is `ntoa` (ipdns.py).
+        FailValue::Ip(ip) => Value::Str(ip.ntoa()),
+        FailValue::Lines(lines) => Value::List(
+            lines
+                .iter()
+                .map(|t| {
+                    Value::Tuple(vec![
+                        Value::str_of(t.pre()),
+                        Value::str_of(t.date()),
+                        Value::str_of(t.post()),
+                    ])
+                })
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_values_keep_python_types() {
+        let lines = FailValue::Lines(vec![TupleLine::new("", "Jan 1 00:00:00", " x")]);
+        assert_eq!(value_of(&lines).repr(), "[('', 'Jan 1 00:00:00', ' x')]");
+        assert_eq!(value_of(&FailValue::None).repr(), "None");
+        assert_eq!(
+            value_of(&FailValue::Set(vec![FailValue::Str("bob".into())])).repr(),
+            "{'bob'}"
+        );
+    }
+
+    #[test]
+    fn io_errors_print_like_python() {
+        let e = std::io::Error::from_raw_os_error(13);
+        assert_eq!(
+            io_error_text(&e, "/x"),
+            "[Errno 13] Permission denied: '/x'"
+        );
+    }
+
+    #[test]
+    fn debug_levels() {
+        assert!(log_level_is_debug("debug"));
+        assert!(log_level_is_debug("5"));
+        assert!(!log_level_is_debug("critical"));
+        assert!(!log_level_is_debug("20"));
+    }
+}

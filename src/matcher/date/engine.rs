@@ -1,0 +1,433 @@
+//! Running one date template's regex exactly like Python's `re.search(line, pos, endpos)`.
+//!
+//! Input: the template's regex in Python syntax. Output: the match span, group 1 and the strptime fields.
+//! Owns the compiled regexes. Two engines are kept:
+//! * a *relaxed* `regex`-crate regex (fast, no backtracking): the template's regex without the word-boundary
+//!   lookaheads fail2ban wraps around it and with `(?P=_sep)` replaced by a copy of the `_sep` group. It
+//!   accepts a superset of what Python accepts, with the same preference order, so when its match also passes
+//!   the dropped checks (done by hand on the match) it is exactly Python's match;
+//! * the exact `fancy-regex` translation, used when the relaxed regex cannot be built or its match fails a
+//!   dropped check.
+
+use super::DateError;
+use regex::CaptureLocations;
+
+/// The strptime fields a template can capture (the group names `reGroupDictStrptime` looks at).
+// The variants are strptime's directive letters (case matters: `m` month, `M` minute).
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    y,
+    Y,
+    m,
+    B,
+    b,
+    d,
+    H,
+    I,
+    p,
+    M,
+    S,
+    f,
+    A,
+    a,
+    w,
+    j,
+    U,
+    W,
+    z,
+    Z,
+}
+
+/// Number of [`Key`]s, plus one slot for the value group of epoch templates.
+pub const SLOTS: usize = 21;
+/// The slot of the epoch value group (group 1 or 2).
+pub const VALUE_SLOT: usize = 20;
+/// A span that is not set.
+pub const NO_SPAN: (u32, u32) = (u32::MAX, u32::MAX);
+
+impl Key {
+    fn from_name(name: &str) -> Option<Key> {
+        use Key::*;
+        Some(match name {
+            "y" => y,
+            "Y" => Y,
+            "m" => m,
+            "B" => B,
+            "b" => b,
+            "d" => d,
+            "H" => H,
+            "I" => I,
+            "p" => p,
+            "M" => M,
+            "S" => S,
+            "f" => f,
+            "A" => A,
+            "a" => a,
+            "w" => w,
+            "j" => j,
+            "U" => U,
+            "W" => W,
+            "z" => z,
+            "Z" => Z,
+            _ => return None,
+        })
+    }
+}
+
+/// One successful search: byte offsets in the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Span of the whole match (Python `m.start()`, `m.end()`).
+    pub whole: (usize, usize),
+    /// Span of group 1 (the date text).
+    pub group1: (usize, usize),
+    /// Spans of the fields by `Key as usize`, and the epoch value at [`VALUE_SLOT`]; [`NO_SPAN`] if unset.
+    pub slots: [(u32, u32); SLOTS],
+}
+
+struct Relaxed {
+    re: regex::Regex,
+    locs: CaptureLocations,
+    /// `(?=^|\b|\W)` was dropped from the front.
+    check_begin: bool,
+    /// `(?=\b|\W|$)` was dropped from the end.
+    check_end: bool,
+    /// (group of `_sep`, group of each copy that replaced `(?P=_sep)`).
+    seps: Vec<(usize, usize)>,
+    fields: Vec<(usize, usize)>,
+}
+
+/// A compiled template regex.
+pub struct Engine {
+    relaxed: Option<Relaxed>,
+    full: fancy_regex::Regex,
+    full_fields: Vec<(usize, usize)>,
+    /// The keys present, in group order (Python's `groupdict()` order).
+    order: Vec<Key>,
+    /// The group holding the epoch value (1 or 2).
+    value_group: usize,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("full", &self.full.as_str())
+            .field("relaxed", &self.relaxed.as_ref().map(|r| r.re.as_str()))
+            .finish()
+    }
+}
+
+const BOUND_BEGIN: &str = r"(?=^|\b|\W)";
+const BOUND_END: &str = r"(?=\b|\W|$)";
+
+impl Engine {
+    /// Compiles a template regex (Python syntax); `value_group` is the group of the epoch value.
+    pub fn new(python: &str, value_group: usize) -> Result<Engine, DateError> {
+        let full = fancy_regex::RegexBuilder::new(&translate(python))
+            .backtrack_limit(1_000_000)
+            .build()
+            .map_err(|e| DateError(format!("Compile of date regex {python:?} failed: {e}")))?;
+        let names: Vec<Option<&str>> = full.capture_names().collect();
+        let full_fields = field_groups(names.iter().copied(), value_group);
+        let order = names.iter().filter_map(|n| n.and_then(Key::from_name)).collect();
+        let relaxed = relax(python, value_group);
+        Ok(Engine { relaxed, full, full_fields, order, value_group })
+    }
+
+    /// The strptime keys of this regex in group order.
+    pub fn order(&self) -> &[Key] {
+        &self.order
+    }
+
+    /// Whether the fast engine is used for this regex (for tests and benchmarks).
+    pub fn is_fast(&self) -> bool {
+        self.relaxed.is_some()
+    }
+
+    /// Python `regex.search(line, pos, endpos)`; `pos`/`endpos` are byte offsets on char boundaries.
+    pub fn search(&mut self, line: &str, pos: usize, endpos: usize) -> Option<Found> {
+        let hay = &line[..endpos.min(line.len())];
+        if pos > hay.len() {
+            return None;
+        }
+        if let Some(r) = self.relaxed.as_mut() {
+            match r.search(hay, pos) {
+                Relaxation::Found(found) => return Some(found),
+                // The relaxed regex accepts a superset of Python's: no match at all is final.
+                Relaxation::None => return None,
+                Relaxation::Rejected => {}
+            }
+        }
+        self.search_full(hay, pos)
+    }
+
+    fn search_full(&self, hay: &str, pos: usize) -> Option<Found> {
+        // A backtrack-limit error counts as no match (fail2ban would be stuck on such a line instead).
+        let caps = self.full.captures_from_pos(hay, pos).ok()??;
+        let whole = caps.get(0).map(|m| (m.start(), m.end()))?;
+        let group1 = caps.get(1).map_or(whole, |m| (m.start(), m.end()));
+        let mut slots = [NO_SPAN; SLOTS];
+        for &(slot, g) in &self.full_fields {
+            if let Some(m) = caps.get(g) {
+                slots[slot] = (m.start() as u32, m.end() as u32);
+            }
+        }
+        if self.value_group == 1 {
+            slots[VALUE_SLOT] = (group1.0 as u32, group1.1 as u32);
+        }
+        Some(Found { whole, group1, slots })
+    }
+}
+
+/// The outcome of a relaxed search.
+enum Relaxation {
+    Found(Found),
+    /// Nothing matched, so Python finds nothing either.
+    None,
+    /// A match failed a dropped check: only the exact engine can tell.
+    Rejected,
+}
+
+impl Relaxed {
+    fn search(&mut self, hay: &str, pos: usize) -> Relaxation {
+        let Some(m) = self.re.captures_read_at(&mut self.locs, hay, pos) else {
+            return Relaxation::None;
+        };
+        let whole = (m.start(), m.end());
+        if (self.check_begin && !begin_ok(hay, whole.0)) || (self.check_end && !end_ok(hay, whole.1)) {
+            return Relaxation::Rejected;
+        }
+        for &(a, b) in &self.seps {
+            let text = |g| self.locs.get(g).map(|(s, e)| &hay[s..e]);
+            if text(a) != text(b) {
+                return Relaxation::Rejected;
+            }
+        }
+        let group1 = self.locs.get(1).unwrap_or(whole);
+        let mut slots = [NO_SPAN; SLOTS];
+        for &(slot, g) in &self.fields {
+            if let Some((s, e)) = self.locs.get(g) {
+                slots[slot] = (s as u32, e as u32);
+            }
+        }
+        Relaxation::Found(Found { whole, group1, slots })
+    }
+}
+
+/// Python `\w` for one character (str patterns are Unicode).
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// `(?=^|\b|\W)` at byte `at` of `hay`.
+fn begin_ok(hay: &str, at: usize) -> bool {
+    let prev = hay[..at].chars().next_back();
+    let next = hay[at..].chars().next();
+    at == 0 || prev.is_some_and(is_word) != next.is_some_and(is_word) || next.is_some_and(|c| !is_word(c))
+}
+
+/// `(?=\b|\W|$)` at byte `at` of `hay` (the end of the searched text is the end of the string).
+fn end_ok(hay: &str, at: usize) -> bool {
+    let prev = hay[..at].chars().next_back();
+    let next = hay[at..].chars().next();
+    match next {
+        None => true,
+        Some(c) => !is_word(c) || !prev.is_some_and(is_word),
+    }
+}
+
+/// The (slot, group) pairs of the strptime fields, plus the value group.
+fn field_groups<'a>(names: impl Iterator<Item = Option<&'a str>>, value_group: usize) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for (g, name) in names.enumerate() {
+        if let Some(k) = name.and_then(Key::from_name) {
+            out.push((k as usize, g));
+        }
+        if g == value_group && value_group != 1 {
+            out.push((VALUE_SLOT, g));
+        }
+    }
+    if value_group == 1 {
+        out.push((VALUE_SLOT, 1));
+    }
+    out
+}
+
+/// Builds the relaxed regex, or `None` if the regex needs the exact engine anyway.
+fn relax(python: &str, value_group: usize) -> Option<Relaxed> {
+    let (flags, body) = split_global_flags(python);
+    let (check_begin, body) = match body.strip_prefix(BOUND_BEGIN) {
+        Some(rest) => (true, rest),
+        None => (false, body),
+    };
+    let (check_end, body) = match body.strip_suffix(BOUND_END) {
+        Some(rest) => (true, rest),
+        None => (false, body),
+    };
+    let mut text = format!("{flags}{body}");
+    let mut sep_count = 0;
+    if text.contains("(?P=_sep)") {
+        if value_group != 1 {
+            return None;
+        }
+        let class = sep_class(&text)?.to_string();
+        while let Some(p) = text.find("(?P=_sep)") {
+            sep_count += 1;
+            text.replace_range(p..p + 9, &format!("(?P<_sepcopy{sep_count}>{class})"));
+        }
+    }
+    let translated = translate(&text);
+    let re = regex::Regex::new(&translated).ok()?;
+    let names: Vec<Option<&str>> = re.capture_names().collect();
+    let group = |n: &str| names.iter().position(|x| *x == Some(n));
+    let seps = (1..=sep_count)
+        .map(|i| Some((group("_sep")?, group(&format!("_sepcopy{i}"))?)))
+        .collect::<Option<Vec<_>>>()?;
+    let fields = field_groups(names.iter().copied(), value_group);
+    let locs = re.capture_locations();
+    Some(Relaxed { re, locs, check_begin, check_end, seps, fields })
+}
+
+/// Splits a leading `(?flags)` group off.
+fn split_global_flags(re: &str) -> (&str, &str) {
+    if let Some(rest) = re.strip_prefix("(?") {
+        let n = rest.bytes().take_while(|b| b.is_ascii_lowercase()).count();
+        if n > 0 && rest.as_bytes().get(n) == Some(&b')') {
+            return re.split_at(n + 3);
+        }
+    }
+    ("", re)
+}
+
+/// The character class of `(?P<_sep>[...])`, if the group is exactly one class.
+fn sep_class(re: &str) -> Option<&str> {
+    let start = re.find("(?P<_sep>[")? + 9;
+    let len = re[start..].find("])")? + 1;
+    let class = &re[start..start + len];
+    (!class[1..class.len() - 1].contains(['[', '\\'])).then_some(class)
+}
+
+/// Python `re` syntax → Rust regex syntax (spec §2.6): literal `[`/`&`/`~` in classes, `\<` `\>` as literal,
+/// `(?(name)` → `(?(<name>)`, `$` = end or before a final newline, `\Z` → `\z`, `{` that is no quantifier.
+pub fn translate(py: &str) -> String {
+    let chars: Vec<char> = py.chars().collect();
+    let mut out = String::with_capacity(py.len() + 16);
+    let mut i = 0;
+    let mut in_class = false;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' {
+            match chars.get(i + 1) {
+                Some('<') | Some('>') if !in_class => out.push(chars[i + 1]),
+                Some('Z') if !in_class => out.push_str(r"\z"),
+                Some(&n) => {
+                    out.push('\\');
+                    out.push(n);
+                }
+                None => out.push('\\'),
+            }
+            i += 2;
+            continue;
+        }
+        if in_class {
+            match c {
+                ']' => {
+                    in_class = false;
+                    out.push(']');
+                }
+                '[' | '&' | '~' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                '-' if chars.get(i + 1) == Some(&'-') => out.push_str(r"-\-"),
+                _ => out.push(c),
+            }
+            if c == '-' && chars.get(i + 1) == Some(&'-') {
+                i += 1;
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            '[' => {
+                in_class = true;
+                out.push('[');
+                if chars.get(i + 1) == Some(&'^') {
+                    out.push('^');
+                    i += 1;
+                }
+                if chars.get(i + 1) == Some(&']') {
+                    out.push_str(r"\]");
+                    i += 1;
+                }
+            }
+            '$' => out.push_str(r"(?:(?=\n\z)|\z)"),
+            '{' if !is_quantifier(&chars[i..]) => out.push_str(r"\{"),
+            '}' => out.push_str(r"\}"),
+            '(' if chars.get(i + 1) == Some(&'?') && chars.get(i + 2) == Some(&'(') => {
+                let name: String = chars[i + 3..].iter().take_while(|c| **c != ')').collect();
+                if !name.is_empty() && !name.chars().all(|c| c.is_ascii_digit()) && !name.starts_with('?') {
+                    out.push_str(&format!("(?(<{name}>)"));
+                    i += 3 + name.chars().count() + 1;
+                    continue;
+                }
+                out.push('(');
+            }
+            _ => out.push(c),
+        }
+        if c == '{' && is_quantifier(&chars[i..]) {
+            let q: String = chars[i + 1..].iter().take_while(|c| **c != '}').collect();
+            out.push_str(&q);
+            out.push('}');
+            i += q.chars().count() + 2;
+            continue;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// `{m}`, `{m,}`, `{m,n}` (Python also accepts `{,n}`).
+fn is_quantifier(s: &[char]) -> bool {
+    let Some(end) = s.iter().position(|c| *c == '}') else {
+        return false;
+    };
+    let inner: String = s[1..end].iter().collect();
+    let mut parts = inner.splitn(2, ',');
+    let a = parts.next().unwrap_or("");
+    let b = parts.next();
+    let digits = |x: &str| x.chars().all(|c| c.is_ascii_digit());
+    match b {
+        None => !a.is_empty() && digits(a),
+        Some(b) => digits(a) && digits(b) && !a.is_empty(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn translate_rules() {
+        assert_eq!(translate(r"[^[]x$"), r"[^\[]x(?:(?=\n\z)|\z)");
+        assert_eq!(translate(r"\<a\>"), "<a>");
+        assert_eq!(translate(r"(?(square)(?=\]))"), r"(?(<square>)(?=\]))");
+        assert_eq!(translate(r"\d{10,11}{TAI64N}"), r"\d{10,11}\{TAI64N\}");
+        assert_eq!(translate(r"[]a]"), r"[\]a]");
+    }
+
+    #[test]
+    fn relaxed_equals_exact() {
+        let re = r"(?=^|\b|\W)((?P<Y>20[012]\d)(?P<_sep>[-/.])(?P<m>0?[1-9]|1[0-2])(?P=_sep)(?P<d>[1-2]\d|[0 ]?[1-9]|3[0-1]))(?=\b|\W|$)";
+        let mut e = Engine::new(re, 1).unwrap();
+        assert!(e.is_fast());
+        let f = e.search("at 2026-11-24 x", 0, 15).unwrap();
+        assert_eq!(f.group1, (3, 13));
+        // Mixed separators: the relaxed regex matches, the check fails, the exact engine finds nothing.
+        assert!(e.search("at 2026-11/24 x", 0, 15).is_none());
+        // Word boundary before: "x2026-11-24" has no date at 1, the exact engine decides.
+        assert!(e.search("x2026-11-24", 0, 11).is_none());
+        assert_eq!(e.search("x2026-11-24 2026-11-25", 0, 22).unwrap().group1, (12, 22));
+    }
+}

@@ -1,0 +1,481 @@
+//! fail2ban's `Regex` and `FailRegex` (server/failregex.py): tag expansion, compilation, search over a
+//! buffer of tuple lines, group extraction with `alt_`/`tuple_` merging, and the split of a multi-line
+//! buffer into matched and unmatched lines.
+
+use std::fmt;
+
+use super::faildata::{FailData, FailValue, TupleLine};
+use super::pyre::{BacktrackLimit, Dollar, PyRegex, Spans, BACKTRACK_LIMIT};
+use super::tags::{complex_name, glob_to_local_flags, resolve_tags, ComplexKind};
+
+/// `FAILURE_ID_PRESENTS`: a failregex (or the prefregex) must define one of these groups.
+const FAILURE_ID_PRESENTS: [&str; 5] = ["fid", "ip4", "ip6", "dns", "mlfid"];
+
+/// Why a regex could not be added (fail2ban's `RegexException` texts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegexError {
+    /// `Cannot add empty regex`.
+    Empty,
+    /// `Unable to compile regular expression '<regex>':\n<reason>`.
+    Compile { regex: String, reason: String },
+    /// `No failure-id group in '<regex>'`.
+    NoFailureId { regex: String },
+}
+
+impl fmt::Display for RegexError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RegexError::Empty => f.write_str("Cannot add empty regex"),
+            RegexError::Compile { regex, reason } => {
+                write!(f, "Unable to compile regular expression '{regex}':\n{reason}")
+            }
+            RegexError::NoFailureId { regex } => write!(f, "No failure-id group in '{regex}'"),
+        }
+    }
+}
+
+impl std::error::Error for RegexError {}
+
+/// How a [`Regex`] is built.
+#[derive(Debug, Clone, Copy)]
+pub struct RegexOptions<'a> {
+    /// The filter's usedns mode (`<HOST>` includes a DNS alternative unless `no`).
+    pub use_dns: &'a str,
+    /// `re.MULTILINE` (failregexes added while maxlines > 1).
+    pub multiline: bool,
+    /// fancy-regex backtracking limit.
+    pub backtrack_limit: usize,
+}
+
+impl Default for RegexOptions<'_> {
+    fn default() -> Self {
+        RegexOptions { use_dns: "yes", multiline: false, backtrack_limit: BACKTRACK_LIMIT }
+    }
+}
+
+/// A compiled fail2ban regex with the state of its last search (Python keeps `_matchCache` the same way).
+#[derive(Debug, Clone)]
+pub struct Regex {
+    /// The expanded Python text (`getRegex`).
+    regex: String,
+    /// Compiled for buffers whose only `\n` is the final one (or for any buffer when the two forms agree).
+    single: PyRegex,
+    /// Compiled with Python's exact `$` for multi-line buffers, when it differs from `single`.
+    general: Option<PyRegex>,
+    /// `(group index, target name)` of `alt_` groups, sorted like Python (by group name, then target).
+    alt_values: Vec<(usize, String)>,
+    /// Same for `tuple_` groups.
+    tuple_values: Vec<(usize, String)>,
+    /// Indices of the `skiplines<n>` groups, in `n` order.
+    skiplines: Vec<usize>,
+    multiline: bool,
+    last: LastMatch,
+}
+
+/// The result of the last search.
+#[derive(Debug, Clone, Default)]
+struct LastMatch {
+    matched: bool,
+    /// A copy of the searched buffer (reused allocation), so the groups can be read later.
+    buf: String,
+    spans: Spans,
+    /// Indices into the searched `org_lines` of the matched and unmatched lines.
+    matched_lines: Vec<usize>,
+    unmatched_lines: Vec<usize>,
+}
+
+impl Regex {
+    /// `Regex(value, multiline, useDns)`: expand tags, reject empty, fix `((?i)`, compile.
+    pub fn new(value: &str, opts: RegexOptions<'_>) -> Result<Regex, RegexError> {
+        let expanded = resolve_tags(value, opts.use_dns);
+        if expanded.trim_start().is_empty() {
+            return Err(RegexError::Empty);
+        }
+        let regex = glob_to_local_flags(&expanded);
+        let compile_err = |e: super::pyre::CompileError| RegexError::Compile { regex: regex.clone(), reason: e.0 };
+        let compile_src = regular_host_tags(&regex);
+        let (single, general) = if opts.multiline {
+            (PyRegex::new(&compile_src, Dollar::Multiline, opts.backtrack_limit).map_err(compile_err)?, None)
+        } else {
+            let single = PyRegex::new(&compile_src, Dollar::SingleLine, opts.backtrack_limit).map_err(compile_err)?;
+            let exact = super::pyre::translate(&compile_src, Dollar::Exact);
+            let general = if exact == super::pyre::translate(&compile_src, Dollar::SingleLine) {
+                None
+            } else {
+                Some(PyRegex::compile_translated(&exact, opts.backtrack_limit).map_err(compile_err)?)
+            };
+            (single, general)
+        };
+        let (alt_values, tuple_values) = complex_groups(&single);
+        let skiplines = skiplines_groups(&single);
+        Ok(Regex {
+            regex,
+            single,
+            general,
+            alt_values,
+            tuple_values,
+            skiplines,
+            multiline: opts.multiline,
+            last: LastMatch::default(),
+        })
+    }
+
+    /// `FailRegex(value, prefRegex, ...)`: a [`Regex`] that must define a failure-id group, itself or
+    /// through the prefregex.
+    pub fn new_fail(value: &str, prefregex: Option<&Regex>, opts: RegexOptions<'_>) -> Result<Regex, RegexError> {
+        let re = Regex::new(value, opts)?;
+        if !re.has_failure_id_group() && !prefregex.is_some_and(Regex::has_failure_id_group) {
+            return Err(RegexError::NoFailureId { regex: re.regex });
+        }
+        Ok(re)
+    }
+
+    fn has_failure_id_group(&self) -> bool {
+        FAILURE_ID_PRESENTS.iter().any(|g| self.single.group_index(g).is_some())
+    }
+
+    /// The expanded regex text (`getRegex`).
+    pub fn regex(&self) -> &str {
+        &self.regex
+    }
+
+    /// Whether the regex was compiled with `re.MULTILINE`.
+    pub fn is_multiline(&self) -> bool {
+        self.multiline
+    }
+
+    /// The buffer of the last successful search.
+    pub fn last_buf(&self) -> &str {
+        if self.last.matched {
+            &self.last.buf
+        } else {
+            ""
+        }
+    }
+
+    /// The compiled form used for single-line buffers.
+    pub fn compiled(&self) -> &PyRegex {
+        &self.single
+    }
+
+    /// Whether the regex defines the named group.
+    pub fn has_group(&self, name: &str) -> bool {
+        self.single.group_index(name).is_some()
+    }
+
+    /// `Regex.search(buf, orgLines)`: search `buf` (the `\n`-terminated buffer of `org_lines`, or content
+    /// text) and split `org_lines` into matched and unmatched lines.
+    pub fn search(&mut self, buf: &str, org_lines: &[TupleLine]) -> Result<bool, BacktrackLimit> {
+        self.last.matched = false;
+        let inner_newline = buf.len() > 1 && buf.as_bytes()[..buf.len() - 1].contains(&b'\n');
+        let re = match (&self.general, inner_newline) {
+            (Some(general), true) => general,
+            _ => &self.single,
+        };
+        if !re.search(buf, &mut self.last.spans)? {
+            return Ok(false);
+        }
+        self.last.matched = true;
+        self.last.buf.clear();
+        self.last.buf.push_str(buf);
+        self.split_lines(org_lines);
+        Ok(true)
+    }
+
+    /// Marks the regex as not matched (a search abandoned at the backtracking limit).
+    pub fn clear_match(&mut self) {
+        self.last.matched = false;
+    }
+
+    /// Matched/unmatched line indices, as `Regex.search` computes them.
+    fn split_lines(&mut self, org_lines: &[TupleLine]) {
+        let last = &mut self.last;
+        last.matched_lines.clear();
+        last.unmatched_lines.clear();
+        if org_lines.len() <= 1 {
+            last.matched_lines.extend(0..org_lines.len());
+            return;
+        }
+        let s = last.buf.as_bytes();
+        let (start, end) = last.spans.get(0).unwrap_or((0, 0));
+        // The line of the match start and the end of the line of the match end (`rindex`/`index`).
+        let line_start = s[..(start + 1).min(s.len())].iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+        // `index("\n", end - 1)`: with end 0, Python's -1 start means the last character.
+        let from = if end == 0 { s.len().saturating_sub(1) } else { end - 1 };
+        let line_end = s[from.min(s.len())..].iter().position(|&c| c == b'\n').map_or(s.len(), |p| from + p + 1);
+        let count1 = s[..line_start].iter().filter(|&&c| c == b'\n').count();
+        let count2 = s[..line_end].iter().filter(|&&c| c == b'\n').count();
+        let count1 = count1.min(org_lines.len());
+        let count2 = count2.clamp(count1, org_lines.len());
+        last.matched_lines.extend(count1..count2);
+        last.unmatched_lines.extend(0..count1);
+        // Lines swallowed by <SKIPLINES> move from matched to unmatched (the first equal line from where
+        // the previous one was found, as failregex.py does).
+        let skipped = self.skipped_lines();
+        let mut n = 0;
+        for skipped_line in skipped {
+            let last = &mut self.last;
+            let found = last.matched_lines[n.min(last.matched_lines.len())..]
+                .iter()
+                .position(|&i| org_lines[i].stripped() == skipped_line);
+            if let Some(m) = found {
+                let idx = last.matched_lines.remove(n + m);
+                last.unmatched_lines.push(idx);
+                n += m;
+            }
+        }
+        self.last.unmatched_lines.extend(count2..org_lines.len());
+    }
+
+    /// `getSkippedLines`: the text of all `skiplines<n>` groups, split into lines.
+    pub fn skipped_lines(&self) -> Vec<String> {
+        if !self.last.matched {
+            return Vec::new();
+        }
+        let mut text = String::new();
+        for &g in &self.skiplines {
+            if let Some((s, e)) = self.last.spans.get(g) {
+                text.push_str(&self.last.buf[s..e]);
+            }
+        }
+        python_splitlines(&text)
+    }
+
+    /// `hasMatched`.
+    pub fn has_matched(&self) -> bool {
+        self.last.matched
+    }
+
+    /// The text of a named group of the last match.
+    pub fn group(&self, name: &str) -> Option<&str> {
+        if !self.last.matched {
+            return None;
+        }
+        let i = self.single.group_index(name)?;
+        self.group_at(i)
+    }
+
+    fn group_at(&self, i: usize) -> Option<&str> {
+        self.last.spans.get(i).map(|(s, e)| &self.last.buf[s..e])
+    }
+
+    /// `getGroups`: the group dict of the last match with `alt_`/`tuple_` merging (empty when not matched).
+    pub fn groups(&self) -> FailData {
+        let mut fail = FailData::new();
+        if !self.last.matched {
+            return fail;
+        }
+        for (i, name) in self.single.names().iter().enumerate() {
+            if let Some(name) = name {
+                let v = self.group_at(i).map_or(FailValue::None, |t| FailValue::Str(t.to_owned()));
+                fail.insert(name, v);
+            }
+        }
+        for (i, target) in &self.alt_values {
+            // `if v and not fail.get(n)`.
+            if let Some(v) = self.group_at(*i).filter(|v| !v.is_empty()) {
+                if !fail.truthy(target) {
+                    fail.insert(target, FailValue::Str(v.to_owned()));
+                }
+            }
+        }
+        for (i, target) in &self.tuple_values {
+            let v = self.group_at(*i).map_or(FailValue::None, |t| FailValue::Str(t.to_owned()));
+            let t = match fail.remove_keep(target) {
+                Some(FailValue::Tuple(mut items)) => {
+                    items.push(v);
+                    FailValue::Tuple(items)
+                }
+                other => FailValue::Tuple(vec![other.unwrap_or(FailValue::None), v]),
+            };
+            fail.insert(target, t);
+        }
+        fail
+    }
+
+    /// `getMatchedTupleLines` of `org_lines` (the lines passed to the last search).
+    pub fn matched_tuple_lines(&self, org_lines: &[TupleLine]) -> Vec<TupleLine> {
+        self.pick(&self.last.matched_lines, org_lines)
+    }
+
+    /// `getUnmatchedTupleLines` of `org_lines`.
+    pub fn unmatched_tuple_lines(&self, org_lines: &[TupleLine]) -> Vec<TupleLine> {
+        self.pick(&self.last.unmatched_lines, org_lines)
+    }
+
+    fn pick(&self, idx: &[usize], org_lines: &[TupleLine]) -> Vec<TupleLine> {
+        if !self.last.matched {
+            return Vec::new();
+        }
+        idx.iter().filter_map(|&i| org_lines.get(i).cloned()).collect()
+    }
+
+    /// `getFailID(groups)`: the first of the named groups that participated.
+    pub fn fail_id(&self, groups: &[&str]) -> Option<&str> {
+        groups.iter().find_map(|g| self.group(g))
+    }
+}
+
+impl FailData {
+    /// `fail.get(k)` taken out for rebuilding while keeping the key's position (the caller re-inserts).
+    fn remove_keep(&mut self, k: &str) -> Option<FailValue> {
+        self.get_mut(k).map(|slot| std::mem::replace(slot, FailValue::None))
+    }
+}
+
+/// The `<HOST>`/`<IP6>` expansions contain `(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|(?<=:):)`.
+/// Every alternative of the repeated group ends with `:`, so the lookbehind `(?<=:)` always holds there:
+/// dropping it gives the same language and keeps the regex regular (fast `regex` crate instead of
+/// backtracking). The visible regex text (`getRegex`) keeps Python's form.
+fn regular_host_tags(regex: &str) -> String {
+    const WITH: &str = r"(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|(?<=:):)";
+    const WITHOUT: &str = r"(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|:)";
+    regex.replace(WITH, WITHOUT)
+}
+
+/// `_altValues`/`_tupleValues` of failregex.py: sorted by (group name, target) as Python sorts the pairs.
+fn complex_groups(re: &PyRegex) -> (Vec<(usize, String)>, Vec<(usize, String)>) {
+    let mut alt: Vec<(String, usize, String)> = Vec::new();
+    let mut tup: Vec<(String, usize, String)> = Vec::new();
+    for (i, name) in re.names().iter().enumerate() {
+        let Some(name) = name else { continue };
+        if let Some((kind, target)) = complex_name(name) {
+            let entry = (name.clone(), i, target);
+            match kind {
+                ComplexKind::Alt => alt.push(entry),
+                ComplexKind::Tuple => tup.push(entry),
+            }
+        }
+    }
+    alt.sort_by(|a, b| (&a.0, &a.2).cmp(&(&b.0, &b.2)));
+    tup.sort_by(|a, b| (&a.0, &a.2).cmp(&(&b.0, &b.2)));
+    let strip = |v: Vec<(String, usize, String)>| v.into_iter().map(|(_, i, t)| (i, t)).collect();
+    (strip(alt), strip(tup))
+}
+
+/// Group indices of `skiplines0`, `skiplines1`, ... (Python stops at the first missing number).
+fn skiplines_groups(re: &PyRegex) -> Vec<usize> {
+    let mut out = Vec::new();
+    while let Some(i) = re.group_index(&format!("skiplines{}", out.len())) {
+        out.push(i);
+    }
+    out
+}
+
+/// Python's `str.splitlines(False)`: splits on every line boundary Python knows.
+pub fn python_splitlines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
+                out.push(std::mem::take(&mut cur));
+            }
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                out.push(std::mem::take(&mut cur));
+            }
+            _ => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(ls: &[&str]) -> Vec<TupleLine> {
+        ls.iter().map(|l| TupleLine::plain(l)).collect()
+    }
+
+    fn buf_of(ls: &[TupleLine]) -> String {
+        let mut b = String::new();
+        super::super::faildata::tuple_lines_buf(ls, &mut b);
+        b
+    }
+
+    fn opts() -> RegexOptions<'static> {
+        RegexOptions::default()
+    }
+
+    #[test]
+    fn errors_have_fail2ban_texts() {
+        assert_eq!(Regex::new("  ", opts()).unwrap_err().to_string(), "Cannot add empty regex");
+        let e = Regex::new_fail("^abc$", None, opts()).unwrap_err();
+        assert_eq!(e.to_string(), "No failure-id group in '^abc$'");
+        let e = Regex::new("(abc", opts()).unwrap_err();
+        assert!(e.to_string().starts_with("Unable to compile regular expression '(abc':\n"), "{e}");
+        let pre = Regex::new("^<F-MLFID>x</F-MLFID>", opts()).expect("compiles");
+        assert!(Regex::new_fail("^abc$", Some(&pre), opts()).is_ok());
+    }
+
+    #[test]
+    fn host_regex_stays_regular_and_matches_ipv6() {
+        let mut re = Regex::new_fail("^from <HOST>$", None, opts()).expect("compiles");
+        assert!(re.compiled().is_regular());
+        assert!(re.regex().contains("(?<=:):"));
+        let l = lines(&["from 2001:db8::1"]);
+        assert!(re.search(&buf_of(&l), &l).expect("no limit"));
+        assert_eq!(re.group("ip6"), Some("2001:db8::1"));
+        let l = lines(&["from ::1:"]);
+        assert!(!re.search(&buf_of(&l), &l).expect("no limit"));
+        let l = lines(&["from 1::"]);
+        assert!(re.search(&buf_of(&l), &l).expect("no limit"));
+        assert_eq!(re.group("ip6"), Some("1::"));
+    }
+
+    #[test]
+    fn alt_and_tuple_groups() {
+        let mut re = Regex::new(
+            "^<F-USER>a?</F-USER> <F-ALT_USER>\\w+</F-ALT_USER> <F-TUPLE_X>\\w</F-TUPLE_X><F-TUPLE_X_1>\\w</F-TUPLE_X_1>",
+            opts(),
+        )
+        .expect("compiles");
+        let l = lines(&[" bob cd"]);
+        assert!(re.search(&buf_of(&l), &l).expect("no limit"));
+        let g = re.groups();
+        assert_eq!(g.get_str("user"), Some("bob"));
+        assert_eq!(
+            g.get("x"),
+            Some(&FailValue::Tuple(vec![FailValue::None, FailValue::Str("c".into()), FailValue::Str("d".into())]))
+        );
+    }
+
+    #[test]
+    fn multiline_split_and_skiplines() {
+        let o = RegexOptions { multiline: true, ..opts() };
+        let mut re = Regex::new_fail("^a user=<F-USER>\\S+</F-USER>$<SKIPLINES>^b from <HOST>$", None, o).expect("ok");
+        let l = lines(&["x", "a user=u", "noise", "b from 192.0.2.1", "y"]);
+        assert!(re.search(&buf_of(&l), &l).expect("no limit"));
+        let m: Vec<String> = re.matched_tuple_lines(&l).iter().map(|t| t.joined().to_owned()).collect();
+        let u: Vec<String> = re.unmatched_tuple_lines(&l).iter().map(|t| t.joined().to_owned()).collect();
+        assert_eq!(m, ["a user=u", "b from 192.0.2.1"]);
+        assert_eq!(u, ["x", "noise", "y"]);
+    }
+
+    #[test]
+    fn single_line_buffer_uses_python_dollar() {
+        let mut re = Regex::new_fail("^x <HOST>\\s*$", None, opts()).expect("ok");
+        let l = lines(&["x 192.0.2.1 "]);
+        assert!(re.search(&buf_of(&l), &l).expect("no limit"));
+        // A non-multiline `$` over a two-line buffer: only before the final newline.
+        let l = lines(&["x 192.0.2.1", "y"]);
+        assert!(!re.search(&buf_of(&l), &l).expect("no limit"));
+        let mut re = Regex::new_fail("^x <HOST>\\ny$", None, opts()).expect("ok");
+        assert!(re.search(&buf_of(&l), &l).expect("no limit"));
+    }
+
+    #[test]
+    fn splitlines_like_python() {
+        assert_eq!(python_splitlines("a\nb\r\nc\rd\n"), ["a", "b", "c", "d"]);
+        assert_eq!(python_splitlines(""), Vec::<String>::new());
+        assert_eq!(python_splitlines("\n"), [""]);
+    }
+}

@@ -1,0 +1,1047 @@
+//! fail2ban's `Filter` for one jail (server/filter.py): the setters fed by the command stream,
+//! `processLine` (date → tuple line → time checks) and `findFailure` (spec §2.3–§2.5).
+//!
+//! Input: one decoded log line and "now". Output: a list of [`Failure`]s, exactly what Python's
+//! `processLine` returns. Owns the multi-line buffer, the `mlfid` cache and the date detector of the jail.
+//! What Python would log goes into [`Filter::take_diagnostics`].
+
+use std::collections::HashMap;
+use std::fmt;
+
+use super::cache::Cache;
+use super::date::{DateDetector, TimeContext};
+use super::faildata::{tuple_lines_buf, FailData, FailValue, TupleLine};
+use super::failregex::{Regex, RegexError, RegexOptions};
+use super::ipdns::{DnsNote, DnsResolver, IPAddr, CIDR_RAW, CIDR_UNSPEC, FAM_IPV4, FAM_IPV6};
+use super::prefilter::Prefilter;
+use super::pyre::BACKTRACK_LIMIT;
+
+/// One failure found in a line: `[failRegexIndex, fid, date, fail]` of `Filter.findFailure`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// Index of the failregex that matched.
+    pub index: usize,
+    /// The failure ID (address, failure-id or raw host); `None` for a pending multi-line failure, which
+    /// is only returned when `ignore_pending` is off or `check_all_regex` is on (fail2ban-regex).
+    pub id: Option<IPAddr>,
+    /// The time of the line (`None` without a date when `check_find_time` is off).
+    pub time: Option<f64>,
+    /// The fail dict: named groups, `matches`, and the multi-line bookkeeping keys.
+    pub data: FailData,
+}
+
+/// Severity of a [`Diagnostic`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Info,
+}
+
+/// Something the Python filter would log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub level: Level,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A setter got a bad value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterError {
+    /// `maxlines must be integer greater than zero`.
+    MaxLines(i64),
+    /// A date pattern the date detector rejects.
+    DatePattern { pattern: String, reason: String },
+    /// `Unknown or unsupported time zone: '<tz>'` style errors from the date module.
+    TimeZone { tz: String, reason: String },
+    /// A regex could not be added.
+    Regex(RegexError),
+}
+
+impl fmt::Display for FilterError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FilterError::MaxLines(_) => f.write_str("maxlines must be integer greater than zero"),
+            FilterError::DatePattern { pattern, reason } => write!(f, "invalid datepattern {pattern:?}: {reason}"),
+            FilterError::TimeZone { reason, .. } => f.write_str(reason),
+            FilterError::Regex(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for FilterError {}
+
+impl From<RegexError> for FilterError {
+    fn from(e: RegexError) -> Self {
+        FilterError::Regex(e)
+    }
+}
+
+/// The `usedns` modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UseDns {
+    Yes,
+    Warn,
+    No,
+    Raw,
+}
+
+impl UseDns {
+    /// The mode's name as fail2ban prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UseDns::Yes => "yes",
+            UseDns::Warn => "warn",
+            UseDns::No => "no",
+            UseDns::Raw => "raw",
+        }
+    }
+}
+
+/// A cached multi-line failure: `[lastDate, fail]` of `_mergeFailure`.
+type MlfidEntry = (Option<f64>, FailData);
+
+/// What Python's `self.__lineBuffer` holds while `findFailure` runs, relative to the original buffer.
+enum Current {
+    /// The original buffer.
+    Org,
+    /// Replaced by other lines (prefregex content, or the lines a match left over).
+    Lines(Vec<TupleLine>),
+}
+
+/// fail2ban's `Filter` of one jail.
+#[derive(Debug)]
+pub struct Filter {
+    jail: String,
+    use_dns: UseDns,
+    prefregex: Option<Regex>,
+    failregex: Vec<Regex>,
+    ignoreregex: Vec<Regex>,
+    prefilter: Prefilter,
+    find_time: i64,
+    max_lines: usize,
+    line_buffer: Vec<TupleLine>,
+    last_time_text: String,
+    last_date: Option<f64>,
+    log_time_zone: Option<String>,
+    date_detector: Option<DateDetector>,
+    mlfid_cache: Cache<String, MlfidEntry>,
+    dns: DnsResolver,
+    /// `_logWarnOnce` deadlines by message kind.
+    next_warn: HashMap<&'static str, f64>,
+    ignore_hits: Vec<usize>,
+    diagnostics: Vec<Diagnostic>,
+    /// Scratch buffer for the `\n`-joined regex input (reused: no allocation per line).
+    buf: String,
+    backtrack_limit: usize,
+    /// `checkFindTime`: drop old lines at start, treat odd dates as now in operation mode (server: true).
+    pub check_find_time: bool,
+    /// `inOperation`: the filter is following new log lines (server: true after the initial read).
+    pub in_operation: bool,
+    /// `checkAllRegex`: try every failregex instead of stopping at the first (fail2ban-regex).
+    pub check_all_regex: bool,
+    /// `ignorePending`: do not return pending multi-line failures without an ID.
+    pub ignore_pending: bool,
+    /// `returnRawHost`: a host name is the ID as is (fail2ban-regex `--raw`).
+    pub return_raw_host: bool,
+}
+
+impl Filter {
+    /// A filter for `jail` with Python's defaults (usedns `warn`, maxlines 1, findtime 600, the default
+    /// date templates).
+    pub fn new(jail: &str) -> Filter {
+        Filter {
+            jail: jail.to_owned(),
+            use_dns: UseDns::Warn,
+            prefregex: None,
+            failregex: Vec::new(),
+            ignoreregex: Vec::new(),
+            prefilter: Prefilter::default(),
+            find_time: 600,
+            max_lines: 1,
+            line_buffer: Vec::new(),
+            last_time_text: String::new(),
+            last_date: None,
+            log_time_zone: None,
+            date_detector: Some(DateDetector::with_defaults()),
+            mlfid_cache: Cache::new(100, 300.0),
+            dns: DnsResolver::default(),
+            next_warn: HashMap::new(),
+            ignore_hits: Vec::new(),
+            diagnostics: Vec::new(),
+            buf: String::new(),
+            backtrack_limit: BACKTRACK_LIMIT,
+            check_find_time: true,
+            in_operation: true,
+            check_all_regex: false,
+            ignore_pending: true,
+            return_raw_host: false,
+        }
+    }
+
+    fn rebuild_prefilter(&mut self) {
+        self.prefilter = Prefilter::new(self.failregex.iter().map(|r| (r.regex(), r.is_multiline())));
+    }
+
+    /// The jail name.
+    pub fn jail(&self) -> &str {
+        &self.jail
+    }
+
+    fn diag(&mut self, level: Level, message: String) {
+        self.diagnostics.push(Diagnostic { level, message });
+    }
+
+    /// Everything Python would have logged since the last call.
+    pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
+        std::mem::take(&mut self.diagnostics)
+    }
+
+    /// Sets the fancy-regex backtracking limit for regexes added afterwards.
+    pub fn set_backtrack_limit(&mut self, limit: usize) {
+        self.backtrack_limit = limit;
+    }
+
+    fn regex_options(&self, multiline: bool) -> RegexOptions<'static> {
+        RegexOptions { use_dns: self.use_dns.as_str(), multiline, backtrack_limit: self.backtrack_limit }
+    }
+
+    // ----- setters and getters (the `set <jail> ...` commands) -----
+
+    /// `setUseDns`: `yes|warn|no|raw` (any case); anything else logs an error and means `no`.
+    pub fn set_use_dns(&mut self, value: &str) {
+        self.use_dns = match value.to_lowercase().as_str() {
+            "yes" => UseDns::Yes,
+            "warn" => UseDns::Warn,
+            "no" => UseDns::No,
+            "raw" => UseDns::Raw,
+            _ => {
+                self.diag(
+                    Level::Error,
+                    format!("Incorrect value {:?} specified for usedns. Using safe 'no'", value.to_lowercase()),
+                );
+                UseDns::No
+            }
+        };
+    }
+
+    /// `getUseDns`.
+    pub fn use_dns(&self) -> &'static str {
+        self.use_dns.as_str()
+    }
+
+    /// The `prefRegex` setter: an empty value removes it.
+    pub fn set_prefregex(&mut self, value: &str) -> Result<(), RegexError> {
+        self.prefregex = if value.is_empty() { None } else { Some(Regex::new(value, self.regex_options(false))?) };
+        self.rebuild_prefilter();
+        Ok(())
+    }
+
+    /// The prefregex, with the state of its last search (`prefRegex.hasMatched()`, `getGroups()`).
+    pub fn prefregex(&self) -> Option<&Regex> {
+        self.prefregex.as_ref()
+    }
+
+    /// `addFailRegex`: compiled MULTILINE when maxlines > 1 at this moment.
+    pub fn add_fail_regex(&mut self, value: &str) -> Result<(), RegexError> {
+        let opts = self.regex_options(self.max_lines > 1);
+        let re = Regex::new_fail(value, self.prefregex.as_ref(), opts)?;
+        self.failregex.push(re);
+        self.rebuild_prefilter();
+        Ok(())
+    }
+
+    /// `delFailRegex`: all (`None`) or one by index (a bad index logs an error).
+    pub fn del_fail_regex(&mut self, index: Option<usize>) {
+        match index {
+            None => self.failregex.clear(),
+            Some(i) if i < self.failregex.len() => {
+                self.failregex.remove(i);
+            }
+            Some(i) => {
+                self.diag(Level::Error, format!("Cannot remove regular expression. Index {i} is not valid"));
+            }
+        }
+        self.rebuild_prefilter();
+    }
+
+    /// `getFailRegex`: the expanded regexes.
+    pub fn fail_regex(&self) -> Vec<&str> {
+        self.failregex.iter().map(Regex::regex).collect()
+    }
+
+    /// The failregexes with their last search state.
+    pub fn fail_regexes(&self) -> &[Regex] {
+        &self.failregex
+    }
+
+    /// `addIgnoreRegex`.
+    pub fn add_ignore_regex(&mut self, value: &str) -> Result<(), RegexError> {
+        let re = Regex::new(value, self.regex_options(false))?;
+        self.ignoreregex.push(re);
+        Ok(())
+    }
+
+    /// `delIgnoreRegex`.
+    pub fn del_ignore_regex(&mut self, index: Option<usize>) {
+        match index {
+            None => self.ignoreregex.clear(),
+            Some(i) if i < self.ignoreregex.len() => {
+                self.ignoreregex.remove(i);
+            }
+            Some(i) => {
+                self.diag(Level::Error, format!("Cannot remove regular expression. Index {i} is not valid"));
+            }
+        }
+    }
+
+    /// `getIgnoreRegex`.
+    pub fn ignore_regex(&self) -> Vec<&str> {
+        self.ignoreregex.iter().map(Regex::regex).collect()
+    }
+
+    /// `setMaxLines`.
+    pub fn set_max_lines(&mut self, value: i64) -> Result<(), FilterError> {
+        if value <= 0 {
+            return Err(FilterError::MaxLines(value));
+        }
+        self.max_lines = usize::try_from(value).map_err(|_| FilterError::MaxLines(value))?;
+        Ok(())
+    }
+
+    /// `getMaxLines`.
+    pub fn max_lines(&self) -> usize {
+        self.max_lines
+    }
+
+    /// `setFindTime` (seconds).
+    pub fn set_find_time(&mut self, seconds: i64) {
+        self.find_time = seconds;
+    }
+
+    /// `getFindTime`.
+    pub fn find_time(&self) -> i64 {
+        self.find_time
+    }
+
+    /// `setDatePattern`: `None` removes date detection; otherwise a new detector with the pattern(s)
+    /// (one template per non-empty line) and the jail's `logtimezone`.
+    pub fn set_date_pattern(&mut self, pattern: Option<&str>) -> Result<(), FilterError> {
+        let Some(p) = pattern else {
+            self.date_detector = None;
+            return Ok(());
+        };
+        let bad = |e: super::date::DateError| FilterError::DatePattern { pattern: p.to_owned(), reason: e.to_string() };
+        let mut dd = DateDetector::from_pattern(p).map_err(bad)?;
+        dd.set_default_tz(self.log_time_zone.as_deref()).map_err(bad)?;
+        self.date_detector = Some(dd);
+        Ok(())
+    }
+
+    /// The date detector (templates, hit counts), if any.
+    pub fn date_detector(&self) -> Option<&DateDetector> {
+        self.date_detector.as_ref()
+    }
+
+    /// Mutable access to the date detector.
+    pub fn date_detector_mut(&mut self) -> Option<&mut DateDetector> {
+        self.date_detector.as_mut()
+    }
+
+    /// `setLogTimeZone`: validated (`Unknown or unsupported time zone: '<tz>'`), kept as given.
+    pub fn set_log_time_zone(&mut self, tz: &str) -> Result<(), FilterError> {
+        let bad = |e: super::date::DateError| FilterError::TimeZone { tz: tz.to_owned(), reason: e.to_string() };
+        super::date::validate_time_zone(tz).map_err(bad)?;
+        if let Some(dd) = self.date_detector.as_mut() {
+            dd.set_default_tz(Some(tz)).map_err(bad)?;
+        }
+        self.log_time_zone = Some(tz.to_owned());
+        Ok(())
+    }
+
+    /// `getLogTimeZone`.
+    pub fn log_time_zone(&self) -> Option<&str> {
+        self.log_time_zone.as_deref()
+    }
+
+    // ----- accessors for fail2ban-regex -----
+
+    /// `Filter.__lineBuffer`: the multi-line buffer after the last line.
+    pub fn line_buffer(&self) -> &[TupleLine] {
+        &self.line_buffer
+    }
+
+    /// Indices of the ignoreregexes that matched during the last line (`onIgnoreRegex` calls, in order).
+    pub fn ignore_hits(&self) -> &[usize] {
+        &self.ignore_hits
+    }
+
+    // ----- processing -----
+
+    /// `processLine(line)`: find the date, check the time, find failures. `now` is `MyTime.time()`.
+    pub fn process_line(&mut self, line: &str, now: f64) -> Vec<Failure> {
+        self.ignore_hits.clear();
+        let mut tuple = self.take_current();
+        let (date, no_date) = self.split_date(line, now, &mut tuple);
+        self.find_failure_checked(tuple, date, no_date, now)
+    }
+
+    /// `processLine((pre, date, post), date)`: a line whose date is already known (journal entries).
+    pub fn process_tuple_line(&mut self, tuple: TupleLine, date: f64, now: f64) -> Vec<Failure> {
+        self.ignore_hits.clear();
+        self.last_time_text.clear();
+        self.last_time_text.push_str(tuple.date());
+        self.last_date = Some(date);
+        self.find_failure_checked(tuple, Some(date), false, now)
+    }
+
+    /// `processedLine()`: the last line without its date.
+    pub fn processed_line(&self) -> String {
+        self.line_buffer.last().map(TupleLine::stripped).unwrap_or_default()
+    }
+
+    /// A tuple line to fill, reusing the single-line buffer's allocation.
+    fn take_current(&mut self) -> TupleLine {
+        if self.max_lines <= 1 {
+            self.line_buffer.pop().unwrap_or_default()
+        } else {
+            TupleLine::default()
+        }
+    }
+
+    /// The date part of `processLine`: fills `tuple`, returns `(date, noDate)`.
+    fn split_date(&mut self, line: &str, now: f64, tuple: &mut TupleLine) -> (Option<f64>, bool) {
+        let found = self.date_detector.as_mut().and_then(|dd| {
+            // The templates' `lastUsed` is wall-clock time in fail2ban.
+            dd.set_clock(now);
+            dd.match_time(line)
+        });
+        let mut date = None;
+        match found {
+            Some(m) if m.start <= m.end && line.get(m.start..m.end).is_some() => {
+                let text = &line[m.start..m.end];
+                tuple.set(&line[..m.start], text, &line[m.end..]);
+                if !text.is_empty() {
+                    let ctx = TimeContext { now, default_offset: None };
+                    date = self.date_detector.as_mut().and_then(|dd| dd.get_time(line, &m, &ctx));
+                    match date {
+                        Some(d) => {
+                            self.last_time_text.clear();
+                            self.last_time_text.push_str(text);
+                            self.last_date = Some(d);
+                        }
+                        None => self.diag(Level::Error, format!("findFailure failed to parse timeText: {text}")),
+                    }
+                } else if let Some(last) = self.recent_last_date(now) {
+                    // An optional date matched empty: the last known date (or now) stands in.
+                    tuple.set("", &self.last_time_text, line);
+                    date = Some(last);
+                } else {
+                    date = Some(now);
+                }
+            }
+            _ => tuple.set("", "", line),
+        }
+        if date.is_some() {
+            return (date, false);
+        }
+        if let Some(last) = self.recent_last_date(now) {
+            tuple.set("", &self.last_time_text, line);
+            return (Some(last), true);
+        }
+        let date = (self.check_find_time && self.in_operation).then_some(now);
+        (date, true)
+    }
+
+    /// `self.__lastDate` when it is less than 60 s old (Python also treats 0 as unset).
+    fn recent_last_date(&self, now: f64) -> Option<f64> {
+        self.last_date.filter(|&d| d != 0.0 && d > now - 60.0)
+    }
+
+    /// The time checks of `processLine`, then `findFailure`.
+    fn find_failure_checked(&mut self, tuple: TupleLine, date: Option<f64>, no_date: bool, now: f64) -> Vec<Failure> {
+        let mut date = date;
+        if let (true, Some(d)) = (self.check_find_time, date) {
+            if self.in_operation {
+                // Python truncates the delta to int before comparing (`int(date - MyTime.time())`).
+                let delta = (d - now).trunc() as i64;
+                if delta.abs() > 60 {
+                    self.warn_odd_time(delta, &tuple, now);
+                    date = Some(now);
+                    self.last_date = Some(now);
+                }
+            } else if d < now - self.find_time as f64 {
+                let msg = format!(
+                    "Ignoring all log entries older than {}s; these are probably messages generated while \
+                     fail2ban was not running.",
+                    self.find_time
+                );
+                let line = format!("Please check a jail for a timing issue. Line with odd timestamp: {}", tuple.joined());
+                self.log_warn_once("_next_ignByTimeWarn", now, &[msg, line]);
+                self.store_line(tuple);
+                return Vec::new();
+            }
+        }
+        self.find_failure(tuple, date, no_date, now)
+    }
+
+    /// Keeps a line that is not searched as the "processed line" without touching the multi-line buffer
+    /// semantics (Python returns before `findFailure`, so only the single-line slot is refreshed).
+    fn store_line(&mut self, tuple: TupleLine) {
+        if self.max_lines <= 1 {
+            self.line_buffer.clear();
+            self.line_buffer.push(tuple);
+        }
+    }
+
+    fn warn_odd_time(&mut self, delta: i64, tuple: &TupleLine, now: f64) {
+        let kind = if (-3300..0).contains(&delta) { "latency" } else { "timezone" };
+        let msg = format!(
+            "Detected a log entry {} {} the current time in operation mode. This looks like a {kind} problem. \
+             Treating such entries as if they just happened.",
+            seconds2str(delta.unsigned_abs()),
+            if delta < 0 { "before" } else { "after" },
+        );
+        let line = format!("Please check a jail for a timing issue. Line with odd timestamp: {}", tuple.joined());
+        self.log_warn_once("_next_simByTimeWarn", now, &[msg, line]);
+    }
+
+    /// `_logWarnOnce`: the messages as warnings at most once a day per kind.
+    fn log_warn_once(&mut self, kind: &'static str, now: f64, messages: &[String]) {
+        if now < self.next_warn.get(kind).copied().unwrap_or(0.0) {
+            return;
+        }
+        self.next_warn.insert(kind, now + 24.0 * 60.0 * 60.0);
+        for m in messages {
+            let message = format!("[{}] {m}", self.jail);
+            self.diag(Level::Warning, message);
+        }
+    }
+
+    /// `findFailure(tupleLine, date, noDate)`.
+    fn find_failure(&mut self, tuple: TupleLine, date: Option<f64>, no_date: bool, now: f64) -> Vec<Failure> {
+        if self.max_lines > 1 {
+            self.line_buffer.push(tuple);
+            let excess = self.line_buffer.len().saturating_sub(self.max_lines);
+            self.line_buffer.drain(..excess);
+        } else {
+            self.line_buffer.clear();
+            self.line_buffer.push(tuple);
+        }
+        let org = std::mem::take(&mut self.line_buffer);
+        let mut buf = std::mem::take(&mut self.buf);
+        tuple_lines_buf(&org, &mut buf);
+        let mut run = Run { org: &org, buf, cur: Current::Org, date, no_date, now };
+        let failures = self.find_in_buffer(&mut run);
+        let Run { buf, cur, .. } = run;
+        self.buf = buf;
+        self.line_buffer = match cur {
+            Current::Org => org,
+            Current::Lines(lines) => lines,
+        };
+        failures
+    }
+
+    fn find_in_buffer(&mut self, run: &mut Run<'_>) -> Vec<Failure> {
+        let mut failures = Vec::new();
+        // Quirk (filter.py findFailure): the ignoreregexes are tried on the whole buffer before the
+        // failregexes only when there are fewer of them than failregexes minus 2.
+        if !self.ignoreregex.is_empty()
+            && self.ignoreregex.len() + 2 < self.failregex.len()
+            && self.ignore_line(&run.buf, run.org, None, &mut run.cur).is_some()
+        {
+            return failures;
+        }
+        let mut pre_groups = FailData::new();
+        let mut stale = false;
+        if self.prefregex.is_some() {
+            if !self.search_pref(run) {
+                return failures;
+            }
+            let pre = self.prefregex.as_ref().map(Regex::groups).unwrap_or_default();
+            pre_groups = pre;
+            if let Some(content) = pre_groups.remove("content") {
+                if let FailValue::Str(c) = content {
+                    if !c.is_empty() {
+                        run.cur = Current::Lines(vec![TupleLine::plain(&c)]);
+                        stale = true;
+                    }
+                }
+            }
+        }
+        // Phase one (single-line buffers only: with maxlines > 1 the buffer changes between failregexes).
+        let candidates = (self.max_lines == 1).then(|| self.prefilter.candidates(&self.buf_for_prefilter(run, stale)));
+        for i in 0..self.failregex.len() {
+            if candidates.as_ref().is_some_and(|c| !c.may_match(i)) {
+                continue;
+            }
+            if stale {
+                let lines = match &run.cur {
+                    Current::Org => run.org,
+                    Current::Lines(l) => l.as_slice(),
+                };
+                tuple_lines_buf(lines, &mut run.buf);
+                stale = false;
+            }
+            if !self.search_fail(i, &run.buf, run.org) {
+                continue;
+            }
+            match self.on_fail_match(i, &pre_groups, run, &mut stale) {
+                Step::Next => continue,
+                Step::Stop => break,
+                Step::Return => return failures,
+                Step::Found(found) => {
+                    failures.extend(found);
+                    if !self.check_all_regex {
+                        break;
+                    }
+                }
+            }
+        }
+        failures
+    }
+
+    /// The text the prefilter looks at: the buffer the first failregex will search.
+    fn buf_for_prefilter<'a>(&self, run: &'a Run<'_>, stale: bool) -> std::borrow::Cow<'a, str> {
+        if !stale {
+            return std::borrow::Cow::Borrowed(&run.buf);
+        }
+        let mut b = String::new();
+        if let Current::Lines(l) = &run.cur {
+            tuple_lines_buf(l, &mut b);
+        }
+        std::borrow::Cow::Owned(b)
+    }
+
+    /// Searches the prefregex on the buffer; the backtracking limit counts as "not matched".
+    fn search_pref(&mut self, run: &Run<'_>) -> bool {
+        let Some(pre) = self.prefregex.as_mut() else { return false };
+        match pre.search(&run.buf, run.org) {
+            Ok(m) => m,
+            Err(_) => {
+                pre.clear_match();
+                let msg = backtrack_message(&self.jail, pre.regex());
+                self.diag(Level::Warning, msg);
+                false
+            }
+        }
+    }
+
+    fn search_fail(&mut self, i: usize, buf: &str, org: &[TupleLine]) -> bool {
+        let re = &mut self.failregex[i];
+        match re.search(buf, org) {
+            Ok(m) => m,
+            Err(_) => {
+                re.clear_match();
+                let msg = backtrack_message(&self.jail, re.regex());
+                self.diag(Level::Warning, msg);
+                false
+            }
+        }
+    }
+
+    /// `_ignoreLine(buf, orgBuffer, failRegex)`: the index of the first ignoreregex that matches.
+    fn ignore_line(&mut self, buf: &str, org: &[TupleLine], fail_index: Option<usize>, cur: &mut Current) -> Option<usize> {
+        // In multi-line mode only the lines the failregex matched are checked.
+        let matched_lines;
+        let matched_buf;
+        let (buf, org_lines): (&str, &[TupleLine]) = match fail_index {
+            Some(fi) if self.max_lines > 1 => {
+                matched_lines = self.failregex[fi].matched_tuple_lines(org);
+                let mut b = String::new();
+                tuple_lines_buf(&matched_lines, &mut b);
+                matched_buf = b;
+                (&matched_buf, &matched_lines)
+            }
+            _ => (buf, org),
+        };
+        let mut found = None;
+        for idx in 0..self.ignoreregex.len() {
+            let re = &mut self.ignoreregex[idx];
+            let hit = match re.search(buf, org_lines) {
+                Ok(m) => m,
+                Err(_) => {
+                    re.clear_match();
+                    let msg = backtrack_message(&self.jail, re.regex());
+                    self.diag(Level::Warning, msg);
+                    false
+                }
+            };
+            if !hit {
+                continue;
+            }
+            found = Some(idx);
+            self.ignore_hits.push(idx);
+            if !self.check_all_regex || self.max_lines > 1 {
+                if let Some(fi) = fail_index {
+                    *cur = Current::Lines(self.failregex[fi].unmatched_tuple_lines(org));
+                }
+            }
+            if !self.check_all_regex {
+                break;
+            }
+        }
+        found
+    }
+
+    /// The body of the failregex loop after failregex `i` matched.
+    fn on_fail_match(&mut self, i: usize, pre_groups: &FailData, run: &mut Run<'_>, stale: &mut bool) -> Step {
+        let mut fail = self.failregex[i].groups();
+        if !self.ignoreregex.is_empty() {
+            let buf = std::mem::take(&mut run.buf);
+            let ignored = self.ignore_line(&buf, run.org, Some(i), &mut run.cur).is_some();
+            run.buf = buf;
+            if ignored {
+                *stale = true;
+                return if self.check_all_regex { Step::Next } else { Step::Stop };
+            }
+        }
+        if run.no_date {
+            self.warn_no_date(i, run);
+            if run.date.is_none() && self.check_find_time {
+                return Step::Next;
+            }
+        }
+        if !self.check_all_regex || self.max_lines > 1 {
+            run.cur = Current::Lines(self.failregex[i].unmatched_tuple_lines(run.org));
+            *stale = true;
+        }
+        if !pre_groups.is_empty() {
+            let mut merged = pre_groups.clone();
+            merged.update(&fail);
+            fail = merged;
+        }
+        let matched = self.failregex[i].matched_tuple_lines(run.org);
+        let mlfid = fail.get_str("mlfid").map(str::to_owned);
+        let mut cached_key = None;
+        match &mlfid {
+            Some(id) => {
+                let (merged, aliased) = self.merge_failure(id, fail, matched, run.now);
+                fail = merged;
+                cached_key = aliased.then(|| id.clone());
+                if fail.truthy("nofail") && !self.check_all_regex {
+                    self.write_back(cached_key.as_deref(), &fail, run.now);
+                    return Step::Return;
+                }
+            }
+            None => append_lines(&mut fail, "matches", matched),
+        }
+        let result = self.failure_ids(i, &mut fail, mlfid.is_some(), run.now);
+        self.write_back(cached_key.as_deref(), &fail, run.now);
+        match result {
+            Ids::Error(msg) => {
+                self.diag(Level::Error, msg);
+                Step::Next
+            }
+            Ids::Pending if !self.check_all_regex && self.ignore_pending => Step::Return,
+            Ids::Pending => Step::Found(vec![Failure { index: i, id: None, time: run.date, data: fail }]),
+            Ids::Some(ids) => Step::Found(
+                ids.into_iter()
+                    .map(|id| Failure { index: i, id: Some(id), time: run.date, data: fail.clone() })
+                    .collect(),
+            ),
+        }
+    }
+
+    fn warn_no_date(&mut self, i: usize, run: &Run<'_>) {
+        let date_text = run.org.last().map(|t| t.date().to_owned()).unwrap_or_default();
+        let matched: Vec<String> =
+            self.failregex[i].matched_tuple_lines(run.org).iter().map(|t| t.joined().to_owned()).collect();
+        let msgs = [
+            format!("Found a match but no valid date/time found for {date_text:?}."),
+            format!("Match without a timestamp: {}", matched.join("\n")),
+            "Please try setting a custom date pattern (see man page jail.conf(5)).".to_owned(),
+        ];
+        self.log_warn_once("_next_noTimeWarn", run.now, &msgs);
+    }
+
+    /// Writes the final state of a fail dict back into the mlfid cache: in Python the cached dict and the
+    /// returned one are the same object, so later changes (`matches`, `mlfpending`, `ip`) show in the cache.
+    fn write_back(&mut self, key: Option<&str>, fail: &FailData, now: f64) {
+        if let Some(k) = key {
+            if let Some(entry) = self.mlfid_cache.get_mut(&k.to_owned(), now) {
+                entry.1 = fail.clone();
+            }
+        }
+    }
+
+    /// The failure-id part of `findFailure`: which ID(s) the failure gets.
+    fn failure_ids(&mut self, i: usize, fail: &mut FailData, has_mlfid: bool, now: f64) -> Ids {
+        let defcidr =
+            if self.use_dns == UseDns::Raw || self.return_raw_host { CIDR_RAW } else { CIDR_UNSPEC };
+        let mut cidr = defcidr;
+        let mut raw = defcidr == CIDR_RAW;
+        let mut fid = fail.get_str("fid").map(str::to_owned);
+        let cidr_of = |fail: &FailData, default: i32| -> i32 {
+            match fail.get("cidr") {
+                Some(v) if v.is_truthy() => v.as_str().and_then(|s| s.parse().ok()).unwrap_or(default),
+                _ => default,
+            }
+        };
+        let ip = if let Some(ip4) = fail.get_str("ip4") {
+            cidr = cidr_of(fail, FAM_IPV4);
+            raw = true;
+            Some(ip4.to_owned())
+        } else if let Some(ip6) = fail.get_str("ip6") {
+            cidr = cidr_of(fail, FAM_IPV6);
+            raw = true;
+            Some(ip6.to_owned())
+        } else if let Some(dns) = fail.get_str("dns") {
+            Some(dns.to_owned())
+        } else {
+            if fid.is_none() && !has_mlfid {
+                // Obscure case (wrong regex): `failRegex.getFailID()` raises, the error is logged.
+                match self.failregex[i].fail_id(&["fid", "ip4", "ip6", "dns"]) {
+                    Some(f) => fid = Some(f.to_owned()),
+                    None => {
+                        let re = &self.failregex[i];
+                        return Ids::Error(format!("No group found in '{}' using '{}'", re.last_buf(), re.regex()));
+                    }
+                }
+            }
+            raw = true;
+            fid.clone()
+        };
+        let Some(ip) = ip else {
+            fail.insert("mlfpending", FailValue::Int(1));
+            return Ids::Pending;
+        };
+        if raw {
+            let id = match &fid {
+                Some(f) if *f != ip => {
+                    fail.insert("ip", FailValue::Ip(IPAddr::new(&ip, cidr)));
+                    IPAddr::new(f, defcidr)
+                }
+                _ => IPAddr::new(&ip, cidr),
+            };
+            return Ids::Some(vec![id]);
+        }
+        let mut notes = Vec::new();
+        let ids = self.dns.text_to_ip(&ip, self.use_dns.as_str(), now, &mut notes);
+        for n in notes {
+            match n {
+                DnsNote::Unresolved { name, error } => self.diag(
+                    Level::Warning,
+                    format!("Unable to find a corresponding IP address for {name}: {error}"),
+                ),
+                DnsNote::Determined { name, ips } => {
+                    let set: Vec<String> = ips.iter().map(|ip| format!("'{ip}'")).collect();
+                    self.diag(
+                        Level::Warning,
+                        format!("Determined IP using DNS Lookup: {name} = {{{}}}", set.join(", ")),
+                    );
+                }
+            }
+        }
+        Ids::Some(ids)
+    }
+
+    /// `_mergeFailure(mlfid, fail, failRegex)`: merges a multi-line failure with what the cache knows about
+    /// the same `mlfid`. Returns the merged dict and whether it is (still) the cached one.
+    fn merge_failure(&mut self, mlfid: &str, mut fail: FailData, matched: Vec<TupleLine>, now: f64) -> (FailData, bool) {
+        let mut flags = 0u8;
+        if fail.truthy("mlfgained") {
+            flags |= 8 | 1;
+            if !fail.truthy("nofail") {
+                let g = fail.get("mlfgained").cloned().unwrap_or(FailValue::None);
+                fail.insert("nofail", g);
+            }
+        } else if fail.truthy("nofail") {
+            flags |= 1;
+        }
+        if fail.remove("mlfforget").is_some_and(|v| v.is_truthy()) {
+            flags |= 2;
+        }
+        let key = mlfid.to_owned();
+        let user = fail.get("user").cloned();
+        let mut aliased = false;
+        if let Some(entry) = self.mlfid_cache.get_mut(&key, now) {
+            let groups = &mut entry.1;
+            update_users(groups, user.as_ref());
+            if groups.remove("nofail").is_some_and(|v| v.is_truthy()) {
+                flags |= 4;
+            }
+            if groups.remove("mlfgained").is_some_and(|v| v.is_truthy()) {
+                flags |= 4;
+            }
+            if flags & 8 != 0 {
+                groups.remove("mlfpending");
+            }
+            if flags & 4 == 0 && !groups.truthy("mlfpending") {
+                groups.remove("matches");
+            }
+            // Quirk (filter.py _mergeFailure): only non-None values overwrite, so an `ip4` remembered from an
+            // earlier line survives when this line matched through `ip6` (spec §2.5, mlfid merge quirk).
+            for (k, v) in fail.iter() {
+                if *v != FailValue::None {
+                    groups.insert(k, v.clone());
+                }
+            }
+            fail = groups.clone();
+            if flags & 2 != 0 {
+                self.mlfid_cache.unset(&key);
+            } else {
+                aliased = true;
+            }
+        } else if flags & 2 == 0 {
+            update_users(&mut fail, user.as_ref());
+            self.mlfid_cache.set(key, (self.last_date, fail.clone()), now);
+            aliased = true;
+        }
+        let users = match fail.get("users") {
+            Some(FailValue::Set(s)) => s.len(),
+            _ => 0,
+        };
+        let pending = fail.remove("mlfpending").is_some_and(|v| v.is_truthy());
+        if pending || users > 1 {
+            // Pending failures or several users: this is no longer a "no failure" connection.
+            fail.remove("nofail");
+            fail.remove("mlfgained");
+            flags &= !(8 | 1);
+        }
+        if flags & 1 == 0 {
+            let mut m = match fail.remove("nofail-matches") {
+                Some(FailValue::Lines(l)) => l,
+                _ => Vec::new(),
+            };
+            m.extend(fail.matches().iter().cloned());
+            if flags & 8 == 0 {
+                m.extend(matched);
+            }
+            fail.insert("matches", FailValue::Lines(m));
+        } else if flags & 3 == 1 {
+            append_lines(&mut fail, "nofail-matches", matched);
+        }
+        (fail, aliased)
+    }
+}
+
+/// The state of one `findFailure` call.
+struct Run<'a> {
+    /// The original buffer (`orgBuffer`).
+    org: &'a [TupleLine],
+    /// The regex input (`buf`).
+    buf: String,
+    /// `self.__lineBuffer` as it changes during the call.
+    cur: Current,
+    date: Option<f64>,
+    no_date: bool,
+    now: f64,
+}
+
+/// What the failregex loop does next.
+enum Step {
+    Next,
+    Stop,
+    Return,
+    Found(Vec<Failure>),
+}
+
+/// The IDs of a failure.
+enum Ids {
+    Some(Vec<IPAddr>),
+    Pending,
+    Error(String),
+}
+
+/// `fail[key] = fail.get(key, []) + lines`.
+fn append_lines(fail: &mut FailData, key: &str, lines: Vec<TupleLine>) {
+    let mut all = match fail.remove_lines(key) {
+        Some(l) => l,
+        None => Vec::new(),
+    };
+    all.extend(lines);
+    fail.insert(key, FailValue::Lines(all));
+}
+
+impl FailData {
+    /// Takes the lines of `key` out, leaving the key in place.
+    fn remove_lines(&mut self, key: &str) -> Option<Vec<TupleLine>> {
+        match self.get_mut(key) {
+            Some(FailValue::Lines(l)) => Some(std::mem::take(l)),
+            _ => None,
+        }
+    }
+}
+
+/// `_updateUsers(fail, user)`: adds a (truthy) user to the `users` set.
+fn update_users(fail: &mut FailData, user: Option<&FailValue>) {
+    let Some(user) = user.filter(|u| u.is_truthy()) else { return };
+    if !fail.truthy("users") {
+        fail.insert("users", FailValue::Set(Vec::new()));
+    }
+    if let Some(FailValue::Set(users)) = fail.get_mut("users") {
+        if !users.contains(user) {
+            users.push(user.clone());
+        }
+    }
+}
+
+fn backtrack_message(jail: &str, regex: &str) -> String {
+    format!("[{jail}] regex search abandoned at the backtracking limit, line treated as not matched: {regex}")
+}
+
+/// `MyTime.seconds2str`: a short duration such as `2m`, `1h 5m`, `3d 2h`.
+pub fn seconds2str(sec: u64) -> String {
+    let round = |s: u64, by: f64| (s as f64 / by).round_ties_even() as u64;
+    let mut parts = Vec::new();
+    let mut s = sec;
+    if s >= 31_536_000 {
+        s = round(s, 86400.0);
+        parts.push(format!("{}y", s / 365));
+        s %= 365;
+        if s >= 7 {
+            parts.push(format!("{}w", s / 7));
+            s %= 7;
+        }
+        if s > 0 {
+            parts.push(format!("{s}d"));
+        }
+    } else if s >= 604_800 {
+        s = round(s, 3600.0);
+        parts.push(format!("{}w", s / 168));
+        s %= 168;
+        if s >= 24 {
+            parts.push(format!("{}d", s / 24));
+            s %= 24;
+        }
+        if s > 0 {
+            parts.push(format!("{s}h"));
+        }
+    } else if s >= 86400 {
+        s = round(s, 60.0);
+        parts.push(format!("{}d", s / 1440));
+        s %= 1440;
+        if s >= 60 {
+            parts.push(format!("{}h", s / 60));
+            s %= 60;
+        }
+        if s > 0 {
+            parts.push(format!("{s}m"));
+        }
+    } else if s >= 3595 {
+        s = round(s, 10.0);
+        parts.push(format!("{}h", s / 360));
+        s %= 360;
+        if s >= 6 {
+            parts.push(format!("{}m", s / 6));
+        }
+    } else {
+        if s >= 60 {
+            parts.push(format!("{}m", s / 60));
+            s %= 60;
+        }
+        if s > 0 {
+            parts.push(format!("{s}s"));
+        } else if sec == 0 {
+            parts.push("0".to_owned());
+        }
+    }
+    parts.join(" ")
+}

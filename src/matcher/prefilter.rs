@@ -1,0 +1,269 @@
+//! Phase one of matching: decide cheaply which failregexes can possibly match a buffer, so phase two
+//! (the real search with group extraction, in fail2ban's order) runs only on the candidates.
+//!
+//! Most failregexes are anchored: `^Failed \S+ for ...`, `^[iI]nvalid user ...`. Without MULTILINE, `^` only
+//! matches at the start of the buffer, so the buffer must start with the regex's fixed prefix (a sequence
+//! of literal characters and simple character classes). That prefix is read from the Python regex text;
+//! a regex whose prefix cannot be determined safely is always a candidate.
+
+/// One position of a fixed prefix: the characters allowed there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Item {
+    Char(char),
+    Set(Vec<(char, char)>),
+}
+
+impl Item {
+    fn accepts(&self, c: char) -> bool {
+        match self {
+            Item::Char(x) => *x == c,
+            Item::Set(ranges) => ranges.iter().any(|&(lo, hi)| lo <= c && c <= hi),
+        }
+    }
+}
+
+/// The fixed prefixes of a filter's failregexes.
+#[derive(Debug, Clone, Default)]
+pub struct Prefilter {
+    /// Per failregex: the required prefix at buffer start (`None`: always a candidate).
+    prefixes: Vec<Option<Vec<Item>>>,
+}
+
+/// The failregexes that may match one buffer.
+#[derive(Debug, Clone)]
+pub struct Candidates {
+    bits: Vec<bool>,
+}
+
+impl Candidates {
+    /// Whether failregex `i` may match (unknown indices: yes).
+    pub fn may_match(&self, i: usize) -> bool {
+        self.bits.get(i).copied().unwrap_or(true)
+    }
+}
+
+impl Prefilter {
+    /// Builds the prefilter from the expanded Python texts and their MULTILINE flags.
+    pub fn new<'a>(regexes: impl IntoIterator<Item = (&'a str, bool)>) -> Prefilter {
+        let prefixes = regexes
+            .into_iter()
+            .map(|(re, multiline)| if multiline { None } else { fixed_prefix(re).filter(|p| !p.is_empty()) })
+            .collect();
+        Prefilter { prefixes }
+    }
+
+    /// The candidates for `buf`.
+    pub fn candidates(&self, buf: &str) -> Candidates {
+        let bits = self
+            .prefixes
+            .iter()
+            .map(|p| match p {
+                None => true,
+                Some(items) => {
+                    let mut chars = buf.chars();
+                    items.iter().all(|item| chars.next().is_some_and(|c| item.accepts(c)))
+                }
+            })
+            .collect();
+        Candidates { bits }
+    }
+}
+
+/// The fixed prefix of an anchored (`^...`) Python regex, or `None` when it is not anchored or has a
+/// top-level alternative.
+fn fixed_prefix(re: &str) -> Option<Vec<Item>> {
+    let chars: Vec<char> = re.chars().collect();
+    if chars.first() != Some(&'^') || has_alternative_at(&chars, 0) {
+        return None;
+    }
+    let mut items = Vec::new();
+    let mut i = 1;
+    while i < chars.len() {
+        let (item, next) = match chars[i] {
+            '\\' => match chars.get(i + 1) {
+                Some(&c) if c.is_ascii_punctuation() && c != '<' && c != '>' => (Item::Char(c), i + 2),
+                _ => break,
+            },
+            '[' => match simple_class(&chars, i) {
+                Some((set, next)) => (set, next),
+                None => break,
+            },
+            '(' => match transparent_group(&chars, i) {
+                Some(inner_start) => {
+                    i = inner_start;
+                    continue;
+                }
+                None => break,
+            },
+            // The end of a transparent group we entered: keep reading after it.
+            ')' => {
+                i += 1;
+                continue;
+            }
+            '.' | '^' | '$' | '*' | '+' | '?' | '{' | '}' | '|' => break,
+            c => (Item::Char(c), i + 1),
+        };
+        match chars.get(next) {
+            // Optional item: the prefix ends before it.
+            Some('*' | '?' | '{') => break,
+            Some('+') => {
+                items.push(item);
+                break;
+            }
+            _ => {
+                items.push(item);
+                i = next;
+            }
+        }
+    }
+    Some(items)
+}
+
+/// A class of plain characters and ranges (`[aA]`, `[0-9a-f]`); negated or escaped classes → `None`.
+fn simple_class(chars: &[char], start: usize) -> Option<(Item, usize)> {
+    let mut i = start + 1;
+    let mut ranges = Vec::new();
+    if matches!(chars.get(i), Some('^' | ']')) {
+        return None;
+    }
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            ']' => return Some((Item::Set(ranges), i + 1)),
+            '\\' | '[' => return None,
+            _ => {
+                if chars.get(i + 1) == Some(&'-') && chars.get(i + 2).is_some_and(|&h| h != ']') {
+                    let hi = chars[i + 2];
+                    if hi == '\\' || hi == '[' {
+                        return None;
+                    }
+                    ranges.push((c, hi));
+                    i += 3;
+                } else {
+                    ranges.push((c, c));
+                    i += 1;
+                }
+            }
+        }
+    }
+    None
+}
+
+/// For `(?:` or `(?P<name>` at `start` whose group has no `|` of its own and no quantifier after it:
+/// the index of its first inner character.
+fn transparent_group(chars: &[char], start: usize) -> Option<usize> {
+    let inner = if chars[start..].starts_with(&['(', '?', ':']) {
+        start + 3
+    } else if chars[start..].starts_with(&['(', '?', 'P', '<']) {
+        start + 4 + chars[start + 4..].iter().position(|&c| c == '>')? + 1
+    } else {
+        return None;
+    };
+    let end = group_end(chars, start)?;
+    if matches!(chars.get(end + 1), Some('*' | '?' | '{')) || has_alternative_at(&chars[..end], inner) {
+        return None;
+    }
+    Some(inner)
+}
+
+/// Index of the `)` closing the group opened at `start`.
+fn group_end(chars: &[char], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 1,
+            '[' => i = class_end(chars, i)?,
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Index of the `]` closing the class opened at `start` (Python rules: a leading `]` is literal).
+fn class_end(chars: &[char], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    if chars.get(i) == Some(&'^') {
+        i += 1;
+    }
+    if chars.get(i) == Some(&']') {
+        i += 1;
+    }
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 1,
+            ']' => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether there is a `|` at the nesting level of `from` (before that level closes).
+fn has_alternative_at(chars: &[char], from: usize) -> bool {
+    let mut depth = 0usize;
+    let mut i = from;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 1,
+            '[' => match class_end(chars, i) {
+                Some(e) => i = e,
+                None => return true,
+            },
+            '(' => depth += 1,
+            ')' => {
+                if depth == 0 {
+                    return false;
+                }
+                depth -= 1;
+            }
+            '|' if depth == 0 => return true,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cands(re: &str, buf: &str) -> bool {
+        Prefilter::new([(re, false)]).candidates(buf).may_match(0)
+    }
+
+    #[test]
+    fn anchored_literals_filter() {
+        assert!(cands("^Failed \\S+ for", "Failed password\n"));
+        assert!(!cands("^Failed \\S+ for", "Accepted password\n"));
+        assert!(cands("^[aA]uth", "auth\n"));
+        assert!(!cands("^[aA]uth", "xuth\n"));
+        assert!(cands("^[iI](?:llegal|nvalid) user", "Invalid user\n"));
+    }
+
+    #[test]
+    fn optional_and_alternatives_are_safe() {
+        assert!(cands("^ab?c", "ac\n"));
+        assert!(cands("^a|b", "b\n"));
+        assert!(cands("^(?:a|b)c", "bc\n"));
+        assert!(cands("^(?:ab)?c", "c\n"));
+        assert!(cands("^a+b", "aab\n"));
+        assert!(!cands("^a+b", "b\n"));
+        assert!(cands("x^a", "b\n"));
+        // Named groups are transparent when they are plain.
+        assert!(!cands("^(?P<nofail>Connection from) x", "Connection closed\n"));
+        assert!(cands("^(?P<nofail>Connection from) x", "Connection from x\n"));
+        // MULTILINE regexes are always candidates.
+        assert!(Prefilter::new([("^abc", true)]).candidates("x\nabc\n").may_match(0));
+    }
+}

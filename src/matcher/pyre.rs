@@ -1,0 +1,404 @@
+//! Python `re` patterns on Rust engines.
+//!
+//! fail2ban's regexes are Python `re` syntax. [`translate`] rewrites one into the syntax of the `regex`
+//! crate / `fancy-regex` so that both give the same match and the same group spans as Python (spec §2.6,
+//! verified on every sample-log buffer). [`PyRegex`] compiles the translation with the `regex` crate when it
+//! is regular (fast, no backtracking) and with `fancy-regex` only when it needs lookaround, backreferences or
+//! conditionals, bounded by a backtracking limit.
+
+use std::fmt;
+
+/// How `$` (outside a character class) is translated.
+///
+/// Python's non-MULTILINE `$` matches at the end of the string *or just before a final `\n`*; fail2ban's
+/// buffers always end with `\n`, so this matters for almost every failregex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dollar {
+    /// Exact Python semantics for any haystack: `(?:(?=\n\z)|\z)` (needs fancy-regex: lookahead).
+    Exact,
+    /// Valid only when the haystack contains no `\n` except one final `\n`: then `(?m:$)` matches exactly
+    /// at the same two positions as Python's `$`, and stays regular.
+    SingleLine,
+    /// `re.MULTILINE`: the pattern gets a `(?m)` prefix and `$` is kept.
+    Multiline,
+}
+
+/// Rewrites a Python `re` pattern into `regex`/`fancy-regex` syntax (spec §2.6 rules 1–5, plus the
+/// quantifier-brace and class-operator details the Rust parsers treat differently).
+pub fn translate(py: &str, dollar: Dollar) -> String {
+    let mut out = String::with_capacity(py.len() + 16);
+    if dollar == Dollar::Multiline {
+        out.push_str("(?m)");
+    }
+    let chars: Vec<char> = py.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '\\' => i = translate_escape(&chars, i, false, &mut out),
+            '[' => i = translate_class(&chars, i, &mut out),
+            '$' => {
+                out.push_str(match dollar {
+                    Dollar::Exact => r"(?:(?=\n\z)|\z)",
+                    Dollar::SingleLine => "(?m:$)",
+                    Dollar::Multiline => "$",
+                });
+                i += 1;
+            }
+            '(' => i = translate_group_open(&chars, i, &mut out),
+            '{' => i = translate_brace(&chars, i, &mut out),
+            '}' => {
+                // A lone `}` is a literal in Python.
+                out.push_str(r"\}");
+                i += 1;
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Translates the escape starting at `chars[i] == '\\'`; returns the index after it.
+fn translate_escape(chars: &[char], i: usize, in_class: bool, out: &mut String) -> usize {
+    let Some(&next) = chars.get(i + 1) else {
+        // A trailing backslash is an error in Python too; keep it so the Rust parser reports it.
+        out.push('\\');
+        return i + 1;
+    };
+    match next {
+        // Python `\<`/`\>` are literal `<`/`>`; in Rust they are word boundaries (murmur, domino-smtp).
+        '<' | '>' => out.push(next),
+        // Python `\Z` is Rust `\z` (absolute end).
+        'Z' if !in_class => out.push_str(r"\z"),
+        _ => {
+            out.push('\\');
+            out.push(next);
+        }
+    }
+    i + 2
+}
+
+/// Translates a character class starting at `chars[i] == '['`; returns the index after its `]`.
+fn translate_class(chars: &[char], mut i: usize, out: &mut String) -> usize {
+    out.push('[');
+    i += 1;
+    if chars.get(i) == Some(&'^') {
+        out.push('^');
+        i += 1;
+    }
+    // A `]` right after `[` or `[^` is a literal member in Python.
+    if chars.get(i) == Some(&']') {
+        out.push_str(r"\]");
+        i += 1;
+    }
+    while i < chars.len() {
+        match chars[i] {
+            ']' => {
+                out.push(']');
+                return i + 1;
+            }
+            '\\' => i = translate_escape(chars, i, true, out),
+            // Python: plain members. Rust: `[` opens a nested class, `&&`/`~~`/`--` are set operators.
+            c @ ('[' | '&' | '~') => {
+                out.push('\\');
+                out.push(c);
+                i += 1;
+            }
+            '-' if chars.get(i + 1) == Some(&'-') => {
+                out.push_str(r"\-");
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    // Unterminated class: Python rejects it as well; the Rust parser will report the error.
+    i
+}
+
+/// Translates `(`: conditionals `(?(name)` become fancy-regex's `(?(<name>)`.
+fn translate_group_open(chars: &[char], i: usize, out: &mut String) -> usize {
+    if chars.get(i + 1) == Some(&'?') && chars.get(i + 2) == Some(&'(') {
+        let start = i + 3;
+        let mut end = start;
+        while end < chars.len() && (chars[end].is_alphanumeric() || chars[end] == '_') {
+            end += 1;
+        }
+        let is_name = end > start && !chars[start].is_ascii_digit();
+        if is_name && chars.get(end) == Some(&')') {
+            out.push_str("(?(<");
+            out.extend(&chars[start..end]);
+            out.push_str(">)");
+            return end + 1;
+        }
+    }
+    out.push('(');
+    i + 1
+}
+
+/// Translates `{`: a valid quantifier stays (`{,n}` → `{0,n}`), anything else is a literal brace as in
+/// Python.
+fn translate_brace(chars: &[char], i: usize, out: &mut String) -> usize {
+    let mut j = i + 1;
+    let digits = |j: &mut usize| {
+        let s = *j;
+        while *j < chars.len() && chars[*j].is_ascii_digit() {
+            *j += 1;
+        }
+        *j > s
+    };
+    let has_min = digits(&mut j);
+    let mut has_comma = false;
+    let mut has_max = false;
+    if chars.get(j) == Some(&',') {
+        has_comma = true;
+        j += 1;
+        has_max = digits(&mut j);
+    }
+    let closed = chars.get(j) == Some(&'}');
+    if closed && (has_min || (has_comma && has_max)) {
+        out.push('{');
+        if !has_min {
+            out.push('0');
+        }
+        out.extend(&chars[i + 1..=j]);
+        return j + 1;
+    }
+    out.push_str(r"\{");
+    i + 1
+}
+
+/// The default backtracking limit for fancy-regex (spec §2.6: no shipped filter reaches it on the samples).
+pub const BACKTRACK_LIMIT: usize = 1_000_000;
+
+/// A compiled regex: the `regex` crate when the translation is regular, fancy-regex otherwise.
+#[derive(Debug, Clone)]
+pub struct PyRegex {
+    engine: Engine,
+    /// Group names by group index (index 0, the whole match, has none).
+    names: Vec<Option<String>>,
+}
+
+#[derive(Debug, Clone)]
+enum Engine {
+    Plain(regex::Regex),
+    Fancy(fancy_regex::Regex),
+}
+
+/// A regex failed to compile (the text is the Rust parser's message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError(pub String);
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+/// A search was abandoned because it hit the backtracking limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BacktrackLimit;
+
+/// Group spans of the last match (index 0 = whole match). Reused across searches.
+#[derive(Debug, Clone, Default)]
+pub struct Spans {
+    spans: Vec<Option<(usize, usize)>>,
+}
+
+impl Spans {
+    /// The span of group `i`, if it participated.
+    pub fn get(&self, i: usize) -> Option<(usize, usize)> {
+        self.spans.get(i).copied().flatten()
+    }
+
+    /// Number of groups (including group 0).
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// True when no search filled these spans yet.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+}
+
+impl PyRegex {
+    /// Translates and compiles a Python pattern.
+    pub fn new(py: &str, dollar: Dollar, backtrack_limit: usize) -> Result<PyRegex, CompileError> {
+        let translated = translate(py, dollar);
+        Self::compile_translated(&translated, backtrack_limit)
+    }
+
+    /// Compiles an already translated pattern: the `regex` crate first, fancy-regex when it must.
+    pub fn compile_translated(pattern: &str, backtrack_limit: usize) -> Result<PyRegex, CompileError> {
+        if let Ok(re) = regex::Regex::new(pattern) {
+            let names = re.capture_names().map(|n| n.map(str::to_owned)).collect();
+            return Ok(PyRegex { engine: Engine::Plain(re), names });
+        }
+        let re = fancy_regex::RegexBuilder::new(pattern)
+            .backtrack_limit(backtrack_limit)
+            .build()
+            .map_err(|e| CompileError(e.to_string()))?;
+        let names = re.capture_names().map(|n| n.map(str::to_owned)).collect();
+        Ok(PyRegex { engine: Engine::Fancy(re), names })
+    }
+
+    /// True when the `regex` crate runs this pattern (no backtracking).
+    pub fn is_regular(&self) -> bool {
+        matches!(self.engine, Engine::Plain(_))
+    }
+
+    /// The regular engine, when this pattern runs on the `regex` crate.
+    pub fn as_plain(&self) -> Option<&regex::Regex> {
+        match &self.engine {
+            Engine::Plain(re) => Some(re),
+            Engine::Fancy(_) => None,
+        }
+    }
+
+    /// The translated pattern text.
+    pub fn as_str(&self) -> &str {
+        match &self.engine {
+            Engine::Plain(re) => re.as_str(),
+            Engine::Fancy(re) => re.as_str(),
+        }
+    }
+
+    /// Group names by index (Python's `groupindex`, in order of appearance).
+    pub fn names(&self) -> &[Option<String>] {
+        &self.names
+    }
+
+    /// The index of the named group.
+    pub fn group_index(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n.as_deref() == Some(name))
+    }
+
+    /// Python `search` (leftmost match anywhere): true on a match; `spans` then holds the group spans.
+    pub fn search(&self, hay: &str, spans: &mut Spans) -> Result<bool, BacktrackLimit> {
+        spans.spans.clear();
+        match &self.engine {
+            Engine::Plain(re) => {
+                let mut locs = re.capture_locations();
+                if re.captures_read(&mut locs, hay).is_none() {
+                    return Ok(false);
+                }
+                spans.spans.extend((0..locs.len()).map(|i| locs.get(i)));
+                Ok(true)
+            }
+            Engine::Fancy(re) => match re.captures(hay) {
+                Ok(Some(caps)) => {
+                    spans
+                        .spans
+                        .extend((0..caps.len()).map(|i| caps.get(i).map(|m| (m.start(), m.end()))));
+                    Ok(true)
+                }
+                Ok(None) => Ok(false),
+                Err(_) => Err(BacktrackLimit),
+            },
+        }
+    }
+
+    /// Whether the pattern matches anywhere (no group extraction).
+    pub fn is_match(&self, hay: &str) -> Result<bool, BacktrackLimit> {
+        match &self.engine {
+            Engine::Plain(re) => Ok(re.is_match(hay)),
+            Engine::Fancy(re) => re.is_match(hay).map_err(|_| BacktrackLimit),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn groups(py: &str, dollar: Dollar, hay: &str) -> Option<Vec<Option<String>>> {
+        let re = PyRegex::new(py, dollar, BACKTRACK_LIMIT).expect("test pattern compiles");
+        let mut spans = Spans::default();
+        if !re.search(hay, &mut spans).expect("no backtrack limit in tests") {
+            return None;
+        }
+        Some((0..spans.len()).map(|i| spans.get(i).map(|(s, e)| hay[s..e].to_owned())).collect())
+    }
+
+    #[test]
+    fn class_bracket_is_escaped() {
+        assert_eq!(translate("[^[]*", Dollar::Exact), r"[^\[]*");
+        assert_eq!(translate("[]a]", Dollar::Exact), r"[\]a]");
+        assert_eq!(translate("[^]a]", Dollar::Exact), r"[^\]a]");
+        let g = groups(r"^(\[[^[]*\])", Dollar::Exact, "[x] y\n").expect("matches");
+        assert_eq!(g[1].as_deref(), Some("[x]"));
+    }
+
+    #[test]
+    fn escaped_angle_brackets_are_literals() {
+        assert_eq!(translate(r"\<a\>", Dollar::Exact), "<a>");
+        assert!(groups(r"^\<x\> y$", Dollar::SingleLine, "<x> y\n").is_some());
+    }
+
+    #[test]
+    fn conditional_gets_angle_name() {
+        assert_eq!(translate("(?P<a>x)?(?(a)y|z)", Dollar::Exact), "(?P<a>x)?(?(<a>)y|z)");
+        assert_eq!(translate("(?(1)y|z)", Dollar::Exact), "(?(1)y|z)");
+        assert_eq!(groups("^(?P<a>x)?(?(a)y|z)$", Dollar::Exact, "xy\n").map(|g| g.len()), Some(2));
+        assert!(groups("^(?P<a>x)?(?(a)y|z)$", Dollar::Exact, "xz\n").is_none());
+        assert!(groups("^(?P<a>x)?(?(a)y|z)$", Dollar::Exact, "z\n").is_some());
+    }
+
+    #[test]
+    fn dollar_matches_before_final_newline_only() {
+        for d in [Dollar::Exact, Dollar::SingleLine] {
+            assert!(groups("a$", d, "a\n").is_some(), "{d:?}");
+            assert!(groups("a$", d, "a").is_some(), "{d:?}");
+            assert!(groups(r"a\n$", d, "a\n").is_some(), "{d:?}");
+            assert!(groups("b$", d, "b\n\n").is_none() || d == Dollar::SingleLine);
+        }
+        // Python: re.search('a$', 'a\nb\n') is None; only the exact form handles inner newlines.
+        assert!(groups("a$", Dollar::Exact, "a\nb\n").is_none());
+        assert!(groups("^a$", Dollar::Multiline, "a\nb\n").is_some());
+        assert_eq!(translate("x$", Dollar::Multiline), "(?m)x$");
+    }
+
+    #[test]
+    fn big_z_is_absolute_end() {
+        assert!(groups(r"a\Z", Dollar::Exact, "a\n").is_none());
+        assert!(groups(r"a\Z", Dollar::Exact, "a").is_some());
+    }
+
+    #[test]
+    fn braces_follow_python() {
+        assert_eq!(translate("a{2}", Dollar::Exact), "a{2}");
+        assert_eq!(translate("a{,2}", Dollar::Exact), "a{0,2}");
+        assert_eq!(translate("a{x}", Dollar::Exact), r"a\{x\}");
+        assert_eq!(translate("{", Dollar::Exact), r"\{");
+        assert!(groups("^{a}$", Dollar::SingleLine, "{a}\n").is_some());
+    }
+
+    #[test]
+    fn regular_patterns_use_the_regex_crate() {
+        let re = PyRegex::new(r"^(?P<x>\d+) a$", Dollar::SingleLine, BACKTRACK_LIMIT).expect("compiles");
+        assert!(re.is_regular());
+        assert_eq!(re.group_index("x"), Some(1));
+        let re = PyRegex::new(r"^(?P<x>\d+)(?= a)", Dollar::SingleLine, BACKTRACK_LIMIT).expect("compiles");
+        assert!(!re.is_regular());
+    }
+
+    #[test]
+    fn backtrack_limit_is_reported() {
+        let re = PyRegex::new(r"^(a+)+(?=b)$", Dollar::Exact, 10_000).expect("compiles");
+        let hay = format!("{}c\n", "a".repeat(64));
+        assert_eq!(re.is_match(&hay), Err(BacktrackLimit));
+    }
+
+    #[test]
+    fn bad_pattern_is_an_error() {
+        assert!(PyRegex::new("(abc", Dollar::Exact, BACKTRACK_LIMIT).is_err());
+    }
+}

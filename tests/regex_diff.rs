@@ -1,0 +1,480 @@
+//! Differential tests of `fail2ban-regex` against the reference (Debian's `/usr/bin/fail2ban-regex` 1.0.2).
+//!
+//! For every filter in /etc/fail2ban/filter.d that has a sample log in the reference's tests/files/logs, and for
+//! every filter-option variant the log declares (`# filterOptions:` lines, merged with `# fileOptions:` and
+//! without the `test.*` keys, as fail2ban/tests/samplestestcase.py reads them), both tools run on that log and
+//! must print the same bytes for: the full report (only the `[processed in X sec]` figure is masked), `-o ip`,
+//! `-o msg`, and the template `-o '<fid> <ip> <F-USER>'`. Every (filter, variant) pair is reported by name.
+//!
+//! Separately, our `-o` output is checked against the `# failJSON:` annotations (match and host) of each log.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::util::{compare_runs, f2b_bin, run, Run};
+
+/// The reference fail2ban-regex.
+const REFERENCE_REGEX: &str = "/usr/bin/fail2ban-regex";
+
+/// The sample logs the Debian package installs with its test suite.
+const SAMPLE_LOGS: &str = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs";
+
+/// The stock filters.
+const FILTER_DIR: &str = "/etc/fail2ban/filter.d";
+
+/// One filter with one option variant, e.g. `sshd[mode="aggressive"]`.
+#[derive(Debug, Clone)]
+struct Case {
+    filter: String,
+    options: Vec<(String, String)>,
+    log: PathBuf,
+}
+
+impl Case {
+    /// The `<REGEX>` argument: the filter name with its options in fail2ban's `name[k="v", ...]` syntax.
+    fn filter_arg(&self) -> String {
+        if self.options.is_empty() {
+            return self.filter.clone();
+        }
+        let opts: Vec<String> = self
+            .options
+            .iter()
+            .map(|(k, v)| {
+                if v.contains('"') {
+                    format!("{k}='{v}'")
+                } else {
+                    format!("{k}=\"{v}\"")
+                }
+            })
+            .collect();
+        format!("{}[{}]", self.filter, opts.join(", "))
+    }
+}
+
+/// One `# failJSON:` annotation: the log line it describes, the variants it applies to (`None` = the block
+/// before any `filterOptions`, which runs with the plain filter), and the expectation.
+#[derive(Debug, Clone)]
+struct Annotation {
+    line: String,
+    variants: Vec<Vec<(String, String)>>,
+    matches: bool,
+    host: Option<String>,
+}
+
+/// What one sample log declares.
+#[derive(Debug, Default)]
+struct SampleLog {
+    variants: Vec<Vec<(String, String)>>,
+    annotations: Vec<Annotation>,
+}
+
+/// The string value of a JSON scalar as Python's `str()` would give it for a filter option.
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `# filterOptions:` → the option lists it declares (samplestestcase.py: a dict or a list of dicts, merged
+/// over `# fileOptions:`, `test.condition` evaluated for `name=='...'`, `test.*` keys dropped).
+fn variants_of(
+    json: &serde_json::Value,
+    common: &serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Vec<Vec<(String, String)>> {
+    let dicts: Vec<&serde_json::Value> = match json {
+        serde_json::Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let mut out = Vec::new();
+    for dict in dicts {
+        let Some(map) = dict.as_object() else {
+            continue;
+        };
+        let mut merged = common.clone();
+        merged.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if let Some(cond) = merged.get("test.condition") {
+            if !condition_holds(&json_text(cond), name) {
+                continue;
+            }
+        }
+        out.push(
+            merged
+                .iter()
+                .filter(|(k, _)| !k.starts_with("test."))
+                .map(|(k, v)| (k.clone(), json_text(v)))
+                .collect(),
+        );
+    }
+    out
+}
+
+/// The only `test.condition` form the samples use: `name=='<filter>'`.
+fn condition_holds(cond: &str, name: &str) -> bool {
+    match cond.trim().strip_prefix("name==") {
+        Some(quoted) => quoted.trim_matches(|c| c == '\'' || c == '"') == name,
+        None => panic!("unsupported test.condition in the sample logs: {cond}"),
+    }
+}
+
+/// Reads the annotations of a sample log (the way samplestestcase.py walks it).
+fn read_sample(path: &Path, name: &str) -> SampleLog {
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = String::from_utf8_lossy(&bytes);
+    let mut sample = SampleLog::default();
+    let mut common = serde_json::Map::new();
+    let mut current: Vec<Vec<(String, String)>> = vec![Vec::new()];
+    let mut lines = text.lines();
+    let mut saw_plain = false;
+    while let Some(line) = lines.next() {
+        let Some((kind, json)) = annotation(line) else {
+            continue;
+        };
+        let value: serde_json::Value = match serde_json::from_str(json) {
+            Ok(v) => v,
+            Err(e) => panic!("{}: bad JSON in {line:?}: {e}", path.display()),
+        };
+        match kind {
+            "fileOptions" => {
+                common = value.as_object().cloned().unwrap_or_default();
+            }
+            "filterOptions" => {
+                current = variants_of(&value, &common, name);
+                for v in &current {
+                    if !sample.variants.contains(v) {
+                        sample.variants.push(v.clone());
+                    }
+                }
+            }
+            "failJSON" => {
+                let Some(logline) = lines.next() else { break };
+                if current.iter().any(Vec::is_empty) {
+                    saw_plain = true;
+                }
+                if value.get("constraint").is_some() {
+                    continue;
+                }
+                sample.annotations.push(Annotation {
+                    line: logline.trim_end_matches(['\r', '\n']).to_string(),
+                    variants: current.clone(),
+                    matches: value
+                        .get("match")
+                        .and_then(serde_json::Value::as_bool)
+                        .unwrap_or(false),
+                    host: value.get("host").map(json_text),
+                });
+            }
+            _ => {}
+        }
+    }
+    if saw_plain && !sample.variants.iter().any(Vec::is_empty) {
+        sample.variants.insert(0, Vec::new());
+    }
+    if sample.variants.is_empty() {
+        sample.variants.push(Vec::new());
+    }
+    sample
+}
+
+/// `^#+ ?(failJSON|(?:file|filter)Options|addFILE):(.+)$` → (kind, JSON text).
+fn annotation(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix('#')?.trim_start_matches('#');
+    let rest = rest.strip_prefix(' ').unwrap_or(rest);
+    for kind in ["failJSON", "fileOptions", "filterOptions", "addFILE"] {
+        if let Some(json) = rest.strip_prefix(kind).and_then(|r| r.strip_prefix(':')) {
+            return (!json.is_empty()).then_some((kind, json));
+        }
+    }
+    None
+}
+
+/// Every (filter, variant) pair with its sample log, sorted by filter name.
+fn cases() -> Vec<(Case, Vec<Annotation>)> {
+    let mut names: Vec<String> = std::fs::read_dir(SAMPLE_LOGS)
+        .unwrap_or_else(|e| panic!("cannot list {SAMPLE_LOGS}: {e}"))
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| Path::new(FILTER_DIR).join(format!("{n}.conf")).is_file())
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let log = Path::new(SAMPLE_LOGS).join(&name);
+        let sample = read_sample(&log, &name);
+        for options in &sample.variants {
+            let annotations = sample
+                .annotations
+                .iter()
+                .filter(|a| a.variants.contains(options))
+                .cloned()
+                .collect();
+            let case = Case {
+                filter: name.clone(),
+                options: options.clone(),
+                log: log.clone(),
+            };
+            out.push((case, annotations));
+        }
+    }
+    out
+}
+
+/// `[processed in 0.01 sec]` → `[processed in X sec]`.
+fn mask_time(mut r: Run) -> Run {
+    let masked: Vec<String> = r
+        .stdout
+        .split('\n')
+        .map(|l| {
+            if l.starts_with("[processed in ") && l.ends_with(" sec]") {
+                "[processed in X sec]".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    r.stdout = masked.join("\n");
+    r
+}
+
+/// Both tools with the same arguments.
+fn both(args: &[String]) -> (Run, Run) {
+    let reference = run(Path::new(REFERENCE_REGEX), args);
+    let mut ours_args = vec!["fail2ban-regex".to_string()];
+    ours_args.extend(args.iter().cloned());
+    let ours = run(&f2b_bin(), &ours_args);
+    (reference, ours)
+}
+
+/// The output modes compared for each case.
+fn modes() -> Vec<(&'static str, Vec<String>)> {
+    vec![
+        ("report", vec![]),
+        ("-o ip", vec!["-o".into(), "ip".into()]),
+        ("-o msg", vec!["-o".into(), "msg".into()]),
+        (
+            "-o template",
+            vec!["-o".into(), "<fid> <ip> <F-USER>".into()],
+        ),
+    ]
+}
+
+/// Runs one case in every mode; returns the readable failure reports.
+fn check_case(case: &Case) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (mode, extra) in modes() {
+        let mut args = extra.clone();
+        args.push(case.log.display().to_string());
+        args.push(case.filter_arg());
+        let (reference, ours) = both(&args);
+        let (reference, ours) = (mask_time(reference), mask_time(ours));
+        if let Err(report) = compare_runs(&reference, &ours) {
+            failures.push(format!("[{mode}] {report}"));
+        }
+    }
+    failures
+}
+
+/// Runs `work` over `items` on two threads (the machine has two cores), keeping the input order.
+fn parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(item) = items.get(i) else { break };
+                let r = work(item);
+                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| panic!("a worker thread died")))
+        .collect()
+}
+
+fn reference_available() -> bool {
+    Path::new(REFERENCE_REGEX).is_file() && Path::new(SAMPLE_LOGS).is_dir()
+}
+
+#[test]
+fn sample_logs_match_reference_byte_for_byte() {
+    assert!(
+        reference_available(),
+        "the reference fail2ban 1.0.2 is not installed"
+    );
+    let cases = cases();
+    assert!(
+        cases.len() > 80,
+        "expected the sample logs of the stock filters, found {}",
+        cases.len()
+    );
+    let only = std::env::var("F2B_REGEX_ONLY").ok();
+    let selected: Vec<&Case> = cases
+        .iter()
+        .map(|(c, _)| c)
+        .filter(|c| only.as_deref().map_or(true, |o| c.filter == o))
+        .collect();
+    let results = parallel(&selected, |c| check_case(c));
+    let mut summary = String::new();
+    let mut failed = 0;
+    for (case, failures) in selected.iter().zip(&results) {
+        let status = if failures.is_empty() { "ok  " } else { "FAIL" };
+        let _ = writeln!(summary, "{status} {}", case.filter_arg());
+        if !failures.is_empty() {
+            failed += 1;
+        }
+    }
+    eprintln!("{summary}");
+    for (case, failures) in selected.iter().zip(&results) {
+        for f in failures {
+            eprintln!("==== {} ====\n{f}", case.filter_arg());
+        }
+    }
+    let total = selected.len();
+    eprintln!(
+        "fail2ban-regex differential: {} of {total} (filter, variant) pairs identical",
+        total - failed
+    );
+    assert_eq!(
+        failed, 0,
+        "{failed} of {total} (filter, variant) pairs differ from the reference (see above)"
+    );
+}
+
+/// Our `-o '<fid>\t<msg>'` rows: (id, matched line) pairs, one per matched line.
+fn found_rows(case: &Case) -> Vec<(String, String)> {
+    let args = vec![
+        "fail2ban-regex".to_string(),
+        "-r".into(),
+        "-o".into(),
+        "<fid>\t<msg>".into(),
+        case.log.display().to_string(),
+        case.filter_arg(),
+    ];
+    let ours = run(&f2b_bin(), &args);
+    assert_eq!(
+        ours.code,
+        Some(0),
+        "{} failed:\n{}",
+        ours.command,
+        ours.stderr
+    );
+    ours.stdout
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(id, msg)| (id.to_string(), msg.to_string()))
+        .collect()
+}
+
+/// Checks the `# failJSON:` annotations of one case against our output: each line annotated `match: true`
+/// must be reported with its `host` (raw hosts, as samplestestcase.py uses), and a line annotated
+/// `match: false` must not be the line a failure was reported for.
+fn check_annotations(case: &Case, annotations: &[Annotation]) -> Vec<String> {
+    // Journal variants feed lines with a known time in the Python test; the log file has none.
+    if case
+        .options
+        .iter()
+        .any(|(k, v)| k == "logtype" && v == "journal")
+    {
+        return Vec::new();
+    }
+    let rows = found_rows(case);
+    let mut problems = Vec::new();
+    for a in annotations {
+        let hits: Vec<&(String, String)> = rows.iter().filter(|(_, msg)| *msg == a.line).collect();
+        match (a.matches, &a.host) {
+            (true, Some(host)) if !hits.iter().any(|(id, _)| id == host) => problems.push(format!(
+                "{}: expected a failure for {host}, got {:?}:\n  {}",
+                case.filter_arg(),
+                hits.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+                a.line
+            )),
+            (true, None) if hits.is_empty() => problems.push(format!(
+                "{}: expected a failure:\n  {}",
+                case.filter_arg(),
+                a.line
+            )),
+            _ => {}
+        }
+    }
+    problems
+}
+
+#[test]
+fn fail_json_annotations_hold() {
+    assert!(
+        reference_available(),
+        "the reference fail2ban 1.0.2 is not installed"
+    );
+    let cases = cases();
+    let only = std::env::var("F2B_REGEX_ONLY").ok();
+    let selected: Vec<&(Case, Vec<Annotation>)> = cases
+        .iter()
+        .filter(|(c, _)| only.as_deref().map_or(true, |o| c.filter == o))
+        .collect();
+    let results = parallel(&selected, |(c, a)| check_annotations(c, a));
+    let checked: usize = selected.iter().map(|(_, a)| a.len()).sum();
+    let problems: Vec<&String> = results.iter().flatten().collect();
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    eprintln!(
+        "failJSON: {} problems in {checked} annotations",
+        problems.len()
+    );
+    assert!(
+        problems.is_empty(),
+        "{} failJSON annotations do not hold (see above)",
+        problems.len()
+    );
+}
+
+#[test]
+fn sample_variants_are_read_like_samplestestcase() {
+    let common = serde_json::Map::new();
+    let json: serde_json::Value =
+        serde_json::from_str(r#"[{}, {"mode": "aggressive", "test.prefix-line": "x"}]"#)
+            .expect("valid JSON");
+    assert_eq!(
+        variants_of(&json, &common, "sshd"),
+        vec![vec![], vec![("mode".to_string(), "aggressive".to_string())]]
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(r#"{"test.condition":"name=='sshd'", "mode": "ddos"}"#)
+            .expect("valid JSON");
+    assert!(variants_of(&json, &common, "sshd-journal").is_empty());
+    assert_eq!(
+        annotation("# failJSON: { \"match\": false }"),
+        Some(("failJSON", " { \"match\": false }"))
+    );
+    assert_eq!(
+        annotation("## filterOptions: {}"),
+        Some(("filterOptions", " {}"))
+    );
+    assert_eq!(annotation("# plain comment"), None);
+    let case = Case {
+        filter: "sshd".into(),
+        options: vec![("mode".into(), "aggressive".into())],
+        log: PathBuf::new(),
+    };
+    assert_eq!(case.filter_arg(), "sshd[mode=\"aggressive\"]");
+    assert_eq!(
+        mask_time(Run {
+            command: String::new(),
+            code: Some(0),
+            stdout: "a\n[processed in 0.12 sec]\n".into(),
+            stderr: String::new(),
+        })
+        .stdout,
+        "a\n[processed in X sec]\n"
+    );
+}
