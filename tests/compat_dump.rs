@@ -51,6 +51,8 @@ enum Mode {
     Test,
     /// `-d -t`: the dump, then the test (fail2bancmdline.py runs both when both are given).
     DumpThenTest,
+    /// Any other arguments after `-c DIR`.
+    Args(&'static [&'static str]),
 }
 
 impl Mode {
@@ -60,6 +62,7 @@ impl Mode {
             Mode::DumpPretty => &["--dp"],
             Mode::Test => &["-t"],
             Mode::DumpThenTest => &["-d", "-t"],
+            Mode::Args(args) => args,
         }
     }
 }
@@ -408,6 +411,58 @@ fn all_jails_without_logs() {
     .check();
 }
 
+/// Every jail with backend = systemd: every filter read with logtype = journal.
+#[test]
+fn all_jails_systemd() {
+    on_stock(
+        "all-jails-systemd",
+        ALL_MODES,
+        &[
+            Expect::Code(Mode::Dump, 0),
+            Expect::Code(Mode::Test, 0),
+            Expect::DumpHas("['add', 'monitorix', 'systemd']"),
+            Expect::DumpLacks("addlogpath"),
+            Expect::DumpLacks("config-error"),
+        ],
+    )
+    .check();
+}
+
+/// One jail per stock action file.
+#[test]
+fn every_action() {
+    on_stock(
+        "every-action",
+        ALL_MODES,
+        &[
+            Expect::Code(Mode::Test, 0),
+            Expect::DumpHas("['set', 'act-ufw', 'addaction', 'ufw']"),
+            Expect::DumpHas(
+                "['set', 'act-smtp', 'addaction', 'smtp', '@ROOT@/etc/fail2ban/action.d/smtp.py', ",
+            ),
+            Expect::DumpHas("['start', 'act-xarf-login-attack']"),
+            Expect::DumpLacks("config-error"),
+        ],
+    )
+    .check();
+}
+
+/// Every jail with the Arch paths file pulled in by paths-overrides.local (an include cycle back to it).
+#[test]
+fn distro_paths_arch() {
+    on_stock(
+        "distro-paths-arch",
+        DUMP_AND_TEST,
+        &[
+            Expect::Code(Mode::Dump, 0),
+            Expect::Code(Mode::Test, 255),
+            Expect::DumpHas("['add', 'sshd', 'systemd']"),
+            Expect::DumpHas("['add', 'apache-auth', 'auto']"),
+        ],
+    )
+    .check();
+}
+
 #[test]
 fn jail_overrides() {
     on_stock(
@@ -689,6 +744,9 @@ fn logpath_globs() {
             Expect::DumpLacks("two.log"),
             Expect::DumpLacks(".hidden"),
             Expect::StderrHas("is a dangling link"),
+            Expect::DumpHas("['set', 'recidive', 'addlogpath', '@ROOT@/var/log/app/sub/', 'head']"),
+            Expect::DumpHas("['set', 'recidive', 'addlogpath', '@ROOT@/var/log/[x].log', 'head']"),
+            Expect::DumpHas("'@ROOT@/var/log/./app/../other.log', 'head']"),
         ],
     )
     .check();
@@ -765,6 +823,92 @@ fn odd_corners() {
     .check();
 }
 
+/// Command-line spellings around `-d`/`-t`: options overriding the general settings, combined short
+/// options, options that only matter to a server, a command after `-d`, the long forms.
+#[test]
+fn cli_options() {
+    const OVERRIDES: Mode = Mode::Args(&[
+        "--loglevel",
+        "DEBUG",
+        "--logtarget",
+        "SYSOUT",
+        "--syslogsocket",
+        "/dev/log",
+        "-d",
+    ]);
+    Scenario {
+        name: "stock-logs",
+        base: Base::Stock,
+        logs: Logs::Create,
+        spelling: Spelling::Absolute,
+        modes: &[
+            OVERRIDES,
+            Mode::Args(&["-dt"]),
+            Mode::Args(&["-v", "-q", "-x", "-b", "--async", "--timeout", "5", "-d"]),
+            Mode::Args(&["-d", "start"]),
+            Mode::Args(&["--dump-pretty"]),
+            Mode::Args(&["--test"]),
+        ],
+        expect: &[
+            Expect::Code(OVERRIDES, 0),
+            Expect::Code(Mode::Args(&["-d", "start"]), 0),
+            Expect::Code(Mode::Args(&["--test"]), 0),
+        ],
+    }
+    .check();
+}
+
+#[test]
+fn includes() {
+    on_stock(
+        "includes",
+        DUMP_AND_TEST,
+        &[
+            Expect::Code(Mode::Test, 0),
+            Expect::DumpHas("['multi-set', 'sshd', 'addfailregex', ['^conf-dropin <HOST>$', '^local-dropin <HOST>$']]"),
+            Expect::DumpHas("['set', 'sshd', 'findtime', '22']"),
+            Expect::DumpHas("['set', 'sshd', 'bantime', '3']"),
+            Expect::DumpHas("['set', 'sshd', 'maxretry', 2]"),
+            Expect::DumpHas("['set', 'sshd', 'ignorecommand', 'after-include']"),
+            Expect::StderrHas("Could not read config files: @ROOT@/etc/fail2ban/jail.d/dir.conf"),
+        ],
+    )
+    .check();
+}
+
+#[test]
+fn ini_dialect() {
+    on_stock(
+        "ini-dialect",
+        DUMP_AND_TEST,
+        &[
+            Expect::Code(Mode::Test, 0),
+            Expect::DumpHas("['set', 'sshd', 'addignoreip', '192.0.2.1', '192.0.2.2']"),
+            Expect::DumpHas("['set', 'sshd', 'findtime', '1']"),
+            Expect::DumpHas("['set', 'dropbear', 'maxretry', 4]"),
+            Expect::DumpHas("'198.51.100.1', '198.51.100.2', '198.51.100.3']"),
+            Expect::DumpHas("['set', 'pam-generic', 'bantime', '10m-x']"),
+        ],
+    )
+    .check();
+}
+
+#[test]
+fn filter_tags() {
+    on_stock(
+        "filter-tags",
+        DUMP_AND_TEST,
+        &[
+            Expect::Code(Mode::Test, 0),
+            Expect::DumpHas("'^4<chain-e>321 <HOST>$', '^from-lt-x from-default <HOST>$', '^100% <fam> file <HOST>$']]"),
+            Expect::DumpHas("['set', 'f2b-tags', 'addjournalmatch', '_COMM=x y', 'ab', 'c\"d', 'PRIORITY=5']"),
+            Expect::DumpHas("['set', 'f2b-tags-two', 'maxlines', 7]"),
+            Expect::DumpHas("'^bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb <HOST>$'"),
+        ],
+    )
+    .check();
+}
+
 /// `-c DIR//`: fail2ban strips the trailing slashes (fail2ban_confpath, `.py` action paths show it).
 #[test]
 fn config_dir_trailing_slashes() {
@@ -829,6 +973,19 @@ fn broken_known_missing() {
             Expect::Code(Mode::Dump, 255),
             Expect::Code(Mode::Test, 255),
             Expect::StderrHas("interpolation key 'known/__prefix_line'"),
+        ],
+    )
+    .check();
+}
+
+#[test]
+fn broken_known_chain() {
+    on_stock(
+        "broken-known-chain",
+        BROKEN_MODES,
+        &[
+            Expect::Code(Mode::Dump, 255),
+            Expect::StderrHas("Recursion limit exceeded in value substitution: option 'failregex' in section 'Definition'"),
         ],
     )
     .check();
@@ -990,6 +1147,46 @@ fn broken_general_values() {
             Expect::DumpHas("['set', 'thread', {'stacksize': None}]"),
             Expect::DumpHas("['set', 'dbmaxmatches', None]"),
             Expect::DumpHas("['set', 'loglevel', '7']"),
+        ],
+    )
+    .check();
+}
+
+#[test]
+fn broken_no_value() {
+    on_stock(
+        "broken-no-value",
+        BROKEN_MODES,
+        &[
+            Expect::Code(Mode::Dump, 255),
+            Expect::StderrHas("[line  4]: 'justakey\\n'"),
+        ],
+    )
+    .check();
+}
+
+#[test]
+fn broken_bom() {
+    on_stock(
+        "broken-bom",
+        BROKEN_MODES,
+        &[
+            Expect::Code(Mode::Dump, 255),
+            Expect::StderrHas("File contains no section headers."),
+        ],
+    )
+    .check();
+}
+
+#[test]
+fn broken_shlex() {
+    on_stock(
+        "broken-shlex",
+        BROKEN_MODES,
+        &[
+            Expect::Code(Mode::Dump, 255),
+            Expect::Code(Mode::Test, 255),
+            Expect::StderrHas("Failed during configuration: No closing quotation"),
         ],
     )
     .check();

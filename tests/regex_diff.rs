@@ -323,17 +323,24 @@ fn sample_logs_match_reference_byte_for_byte() {
         .map(|(c, _)| c)
         .filter(|c| only.as_deref().map_or(true, |o| c.filter == o))
         .collect();
-    let results = parallel(&selected, |c| check_case(c));
+    let results = parallel(&selected, |c| {
+        let failures = check_case(c);
+        // Progress as it happens: the whole suite takes minutes.
+        eprintln!(
+            "{} {}",
+            if failures.is_empty() { "ok  " } else { "FAIL" },
+            c.filter_arg()
+        );
+        failures
+    });
     let mut summary = String::new();
     let mut failed = 0;
     for (case, failures) in selected.iter().zip(&results) {
-        let status = if failures.is_empty() { "ok  " } else { "FAIL" };
-        let _ = writeln!(summary, "{status} {}", case.filter_arg());
         if !failures.is_empty() {
+            let _ = writeln!(summary, "FAIL {}", case.filter_arg());
             failed += 1;
         }
     }
-    eprintln!("{summary}");
     for (case, failures) in selected.iter().zip(&results) {
         for f in failures {
             eprintln!("==== {} ====\n{f}", case.filter_arg());
@@ -376,8 +383,9 @@ fn found_rows(case: &Case) -> Vec<(String, String)> {
 }
 
 /// Checks the `# failJSON:` annotations of one case against our output: each line annotated `match: true`
-/// must be reported with its `host` (raw hosts, as samplestestcase.py uses), and a line annotated
-/// `match: false` must not be the line a failure was reported for.
+/// must be reported with its `host` (raw hosts, as samplestestcase.py uses). Lines annotated `match: false`
+/// are not checked here: a nofail line legitimately shows up among the matches of a later failure, and the
+/// byte-for-byte comparison with the reference covers them.
 fn check_annotations(case: &Case, annotations: &[Annotation]) -> Vec<String> {
     // Journal variants feed lines with a known time in the Python test; the log file has none.
     if case

@@ -107,6 +107,11 @@ pub enum Error {
     FilterFileMissing { path: String },
     /// The filter/action files list was empty (configreader.py `read` returned False).
     NoConfigFiles { name: String, basedir: String },
+    /// Python's recursion limit: fail2ban has no other guard against include loops such as a `.local`
+    /// that includes its own `.conf` (which brings the `.local` back, and so on).
+    RecursionLimit,
+    /// Python's `TypeError` when a non-string value is interpolated (`"%" in None`).
+    NotIterable { type_name: &'static str },
     /// Python `shlex.split` failed on a `journalmatch` line.
     Shlex { text: String, message: &'static str },
     /// A numeric option (`maxlines`, `dbmaxmatches`, ...) is not an int.
@@ -253,6 +258,12 @@ impl fmt::Display for Error {
                 str_repr(name)
             ),
             Error::Shlex { message, .. } => f.write_str(message),
+            Error::NotIterable { type_name } => {
+                write!(f, "argument of type '{type_name}' is not iterable")
+            }
+            Error::RecursionLimit => {
+                f.write_str("maximum recursion depth exceeded while calling a Python object")
+            }
             Error::WrongInt { option, value } => write!(
                 f,
                 "invalid literal for int() with base 10: {} ({option})",
@@ -278,6 +289,8 @@ impl Error {
             Error::InterpolationDepth { .. } => "InterpolationDepthError",
             Error::InterpolationSyntax { .. } => "InterpolationSyntaxError",
             Error::TimeExpression { kind, .. } => kind,
+            Error::RecursionLimit => "RecursionError",
+            Error::NotIterable { .. } => "TypeError",
             Error::FilterUnreadable { .. }
             | Error::ActionUnreadable { .. }
             | Error::InvalidFilterDefinition { .. }

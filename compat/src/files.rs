@@ -16,6 +16,10 @@ use crate::glob::{dirname, glob, join, strip_ext};
 use crate::ini::{parse, Store};
 use crate::store::Vars;
 
+/// How deep includes may nest. Python gives up at its recursion limit (1000 frames, about 200
+/// include levels); any loop hits either limit, and no real configuration comes close.
+const MAX_INCLUDE_DEPTH: usize = 150;
+
 /// configparserinc.py `SECTION_NAME`.
 pub const INCLUDES_SECTION: &str = "INCLUDES";
 
@@ -104,6 +108,9 @@ impl Share {
         seen: &[String],
         diags: &mut Diagnostics,
     ) -> Result<Vec<String>> {
+        if seen.len() > MAX_INCLUDE_DEPTH {
+            return Err(Error::RecursionLimit);
+        }
         let store = match self.read_file(resource)? {
             FileRead::Parsed(store) => store,
             FileRead::Unreadable => return Ok(Vec::new()),
@@ -348,6 +355,18 @@ mod tests {
             err.to_string(),
             "Base configuration directory /nonexistent-f2b-dir does not exist "
         );
+    }
+
+    #[test]
+    fn include_loop_through_local_hits_the_recursion_limit() {
+        let t = TempDir::new("loop");
+        t.write("f.conf", "[Definition]\n");
+        t.write("f.local", "[INCLUDES]\nbefore = f.conf\n");
+        let mut share = Share::new();
+        let err = share
+            .read_config(&t.s(), "f", &mut Diagnostics::default())
+            .unwrap_err();
+        assert_eq!(err, Error::RecursionLimit);
     }
 
     #[test]

@@ -182,6 +182,49 @@ pub fn join(a: &str, b: &str) -> String {
     }
 }
 
+/// `os.path.normpath`: collapses `//`, drops `.`, resolves `..` lexically.
+pub fn normpath(path: &str) -> String {
+    if path.is_empty() {
+        return ".".to_owned();
+    }
+    let initial = if path.starts_with("//") && !path.starts_with("///") {
+        "//"
+    } else if path.starts_with('/') {
+        "/"
+    } else {
+        ""
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for comp in path.split('/') {
+        match comp {
+            "" | "." => {}
+            ".." if !parts.is_empty() && parts.last() != Some(&"..") => {
+                parts.pop();
+            }
+            ".." if !initial.is_empty() => {}
+            c => parts.push(c),
+        }
+    }
+    let joined = format!("{initial}{}", parts.join("/"));
+    if joined.is_empty() {
+        ".".to_owned()
+    } else {
+        joined
+    }
+}
+
+/// The name fail2ban's definition readers use for a filter/action given as `./x`: the absolute path
+/// (configreader.py `DefinitionInitConfigReader.__init__` calls `os.path.abspath`).
+pub fn definition_file_name(name: &str) -> String {
+    if !name.starts_with("./") {
+        return name.to_owned();
+    }
+    let cwd = std::env::current_dir()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    normpath(&join(&cwd, name))
+}
+
 /// `os.path.splitext(p)[0]`.
 pub fn strip_ext(path: &str) -> &str {
     let name_start = path.rfind('/').map_or(0, |i| i + 1);
@@ -209,6 +252,10 @@ mod tests {
         assert_eq!(strip_ext("/a/b.conf"), "/a/b");
         assert_eq!(strip_ext("/a.d/b"), "/a.d/b");
         assert_eq!(strip_ext("/a/.hidden"), "/a/.hidden");
+        assert_eq!(normpath("/a//b/./c/../d"), "/a/b/d");
+        assert_eq!(normpath("a/../../b"), "../b");
+        assert_eq!(normpath("/../x"), "/x");
+        assert_eq!(normpath("./"), ".");
     }
 
     #[test]

@@ -27,6 +27,10 @@ pub type Section = IndexMap<String, String>;
 pub struct Store {
     pub defaults: Section,
     pub sections: IndexMap<String, Section>,
+    /// Options that hold a non-string Python value (`(section, option)` → type name). Only
+    /// jailreader.py puts such values into a store (the filter's combined options merged as
+    /// `known/...`: `None`, ints); interpolating one fails as it does in Python.
+    pub typed: std::collections::HashMap<(String, String), &'static str>,
 }
 
 /// The name of the section whose options every other section sees.

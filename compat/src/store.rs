@@ -53,11 +53,18 @@ struct Chain<'a> {
 
 impl Chain<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.first
-            .get(key)
-            .or_else(|| self.section.and_then(|s| s.get(key)))
-            .or_else(|| self.defaults.get(key))
-            .map(String::as_str)
+        self.layer(key).map(|(v, _)| v)
+    }
+
+    /// The value and whether it came from the section layer.
+    fn layer(&self, key: &str) -> Option<(&str, bool)> {
+        if let Some(v) = self.first.get(key) {
+            return Some((v, false));
+        }
+        if let Some(v) = self.section.and_then(|s| s.get(key)) {
+            return Some((v, true));
+        }
+        self.defaults.get(key).map(|v| (v.as_str(), false))
     }
 }
 
@@ -241,7 +248,7 @@ impl Store {
                     };
                     let var = name.to_lowercase();
                     rest = &rest[len..];
-                    let Some(v) = chain.get(&var) else {
+                    let Some((v, from_section)) = chain.layer(&var) else {
                         return Err(Error::InterpolationMissingOption {
                             section: section.to_owned(),
                             option: option.to_owned(),
@@ -249,6 +256,13 @@ impl Store {
                             reference: var,
                         });
                     };
+                    if from_section {
+                        // configparser tests `"%" in v`, which fails for a non-string value.
+                        if let Some(type_name) = self.typed.get(&(section.to_owned(), var.clone()))
+                        {
+                            return Err(Error::NotIterable { type_name });
+                        }
+                    }
                     if v.contains('%') {
                         let v = v.to_owned();
                         let step = Step {

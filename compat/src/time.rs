@@ -70,6 +70,14 @@ enum Num {
     Float(f64),
 }
 
+/// A value or the first undefined name met while evaluating left to right (Python raises the
+/// `NameError` only after the whole expression parsed, so syntax errors win).
+#[derive(Debug, Clone, PartialEq)]
+enum Val {
+    Num(Num),
+    Undefined(String),
+}
+
 impl Num {
     fn f(self) -> f64 {
         match self {
@@ -207,7 +215,7 @@ impl Parser {
         false
     }
 
-    fn expr(&mut self, depth: usize) -> Result<Num> {
+    fn expr(&mut self, depth: usize) -> Result<Val> {
         if depth > 200 {
             return Err(Error::TimeExpression {
                 kind: "RecursionError",
@@ -217,29 +225,29 @@ impl Parser {
         let mut acc = self.term(depth)?;
         loop {
             if self.eat("+") {
-                acc = arith(acc, self.term(depth)?, "+")?;
+                acc = lift(acc, self.term(depth)?, "+")?;
             } else if self.eat("-") {
-                acc = arith(acc, self.term(depth)?, "-")?;
+                acc = lift(acc, self.term(depth)?, "-")?;
             } else {
                 return Ok(acc);
             }
         }
     }
 
-    fn term(&mut self, depth: usize) -> Result<Num> {
+    fn term(&mut self, depth: usize) -> Result<Val> {
         let mut acc = self.unary(depth)?;
         loop {
             let op = ["*", "//", "/", "%"].into_iter().find(|op| self.eat(op));
             match op {
-                Some(op) => acc = arith(acc, self.unary(depth)?, op)?,
+                Some(op) => acc = lift(acc, self.unary(depth)?, op)?,
                 None => return Ok(acc),
             }
         }
     }
 
-    fn unary(&mut self, depth: usize) -> Result<Num> {
+    fn unary(&mut self, depth: usize) -> Result<Val> {
         if self.eat("-") {
-            return arith(Num::Int(0), self.unary(depth + 1)?, "-");
+            return lift(Val::Num(Num::Int(0)), self.unary(depth + 1)?, "-");
         }
         if self.eat("+") {
             return self.unary(depth + 1);
@@ -247,16 +255,23 @@ impl Parser {
         let base = self.atom(depth)?;
         if self.eat("**") {
             let exp = self.unary(depth + 1)?;
-            return power(base, exp);
+            return match (base, exp) {
+                (Val::Num(b), Val::Num(e)) => power(b, e).map(Val::Num),
+                (Val::Undefined(n), _) | (_, Val::Undefined(n)) => Ok(Val::Undefined(n)),
+            };
         }
         Ok(base)
     }
 
-    fn atom(&mut self, depth: usize) -> Result<Num> {
+    fn atom(&mut self, depth: usize) -> Result<Val> {
         match self.toks.get(self.pos).cloned() {
             Some(Tok::Num(n)) => {
                 self.pos += 1;
-                Ok(n)
+                Ok(Val::Num(n))
+            }
+            Some(Tok::Name(n)) => {
+                self.pos += 1;
+                Ok(Val::Undefined(n))
             }
             Some(Tok::Op("(")) => {
                 self.pos += 1;
@@ -268,6 +283,14 @@ impl Parser {
             }
             _ => Err(syntax("invalid syntax")),
         }
+    }
+}
+
+/// `arith` over values that may be undefined names (the left one is evaluated first).
+fn lift(a: Val, b: Val, op: &str) -> Result<Val> {
+    match (a, b) {
+        (Val::Num(x), Val::Num(y)) => arith(x, y, op).map(Val::Num),
+        (Val::Undefined(n), _) | (_, Val::Undefined(n)) => Ok(Val::Undefined(n)),
     }
 }
 
@@ -337,23 +360,14 @@ fn power(a: Num, b: Num) -> Result<Num> {
 /// Python `eval` of the rewritten expression, for the arithmetic subset above.
 fn eval(s: &str) -> Result<Value> {
     let toks = tokenize(s)?;
-    if let Some(Tok::Name(n)) = toks.iter().find(|t| matches!(t, Tok::Name(_))) {
-        // Python reports an unknown name only when the expression parses; names next to numbers
-        // (`3 wk`) are a syntax error first.
-        let idx = toks
-            .iter()
-            .position(|t| matches!(t, Tok::Name(_)))
-            .unwrap_or(0);
-        let after_operand = idx > 0 && matches!(toks[idx - 1], Tok::Num(_) | Tok::Op(")"));
-        if after_operand || toks.len() > 1 && !only_name_with_ops(&toks) {
-            return Err(syntax("invalid syntax"));
-        }
+    if toks.is_empty() {
+        // Python reports an empty source at line 0.
         return Err(Error::TimeExpression {
-            kind: "NameError",
-            message: format!("name '{n}' is not defined"),
+            kind: "SyntaxError",
+            message: "invalid syntax (<string>, line 0)".into(),
         });
     }
-    if toks.is_empty() || toks.contains(&Tok::Bad) {
+    if toks.contains(&Tok::Bad) {
         return Err(syntax("invalid syntax"));
     }
     let mut p = Parser { toks, pos: 0 };
@@ -361,18 +375,14 @@ fn eval(s: &str) -> Result<Value> {
     if p.pos != p.toks.len() {
         return Err(syntax("invalid syntax"));
     }
-    Ok(match v {
-        Num::Int(i) => Value::Int(i64::try_from(i).map_err(|_| overflow())?),
-        Num::Float(f) => Value::Float(f),
-    })
-}
-
-/// A lone name, possibly with unary signs: `-abc` parses in Python and fails on the name.
-fn only_name_with_ops(toks: &[Tok]) -> bool {
-    toks.iter()
-        .all(|t| matches!(t, Tok::Name(_) | Tok::Op("-" | "+")))
-        && toks.iter().filter(|t| matches!(t, Tok::Name(_))).count() == 1
-        && matches!(toks.last(), Some(Tok::Name(_)))
+    match v {
+        Val::Num(Num::Int(i)) => Ok(Value::Int(i64::try_from(i).map_err(|_| overflow())?)),
+        Val::Num(Num::Float(f)) => Ok(Value::Float(f)),
+        Val::Undefined(n) => Err(Error::TimeExpression {
+            kind: "NameError",
+            message: format!("name '{n}' is not defined"),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -423,6 +433,8 @@ mod tests {
             msg("0x10"),
             "invalid hexadecimal literal (<string>, line 1)"
         );
-        assert_eq!(msg(""), "invalid syntax (<string>, line 1)");
+        assert_eq!(msg(""), "invalid syntax (<string>, line 0)");
+        assert_eq!(msg("a+1"), "name 'a' is not defined");
+        assert_eq!(msg("-a"), "name 'a' is not defined");
     }
 }

@@ -14,7 +14,11 @@ pub struct Cache<K, V> {
 impl<K: PartialEq, V> Cache<K, V> {
     /// A cache holding at most `max_count` entries, each for `max_time` seconds.
     pub fn new(max_count: usize, max_time: f64) -> Self {
-        Cache { max_count, max_time, entries: Vec::new() }
+        Cache {
+            max_count,
+            max_time,
+            entries: Vec::new(),
+        }
     }
 
     /// Number of entries (expired ones included until they are touched, as in Python).

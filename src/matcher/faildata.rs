@@ -146,7 +146,10 @@ impl FailData {
 
     /// Mutable access to a value.
     pub fn get_mut(&mut self, k: &str) -> Option<&mut FailValue> {
-        self.items.iter_mut().find(|(ik, _)| ik == k).map(|(_, v)| v)
+        self.items
+            .iter_mut()
+            .find(|(ik, _)| ik == k)
+            .map(|(_, v)| v)
     }
 
     /// `d.get(k)` as text, when it is a string.
@@ -207,7 +210,9 @@ impl FailData {
 
     /// The `matches` list (empty when absent).
     pub fn matches(&self) -> &[TupleLine] {
-        self.get("matches").and_then(FailValue::as_lines).unwrap_or(&[])
+        self.get("matches")
+            .and_then(FailValue::as_lines)
+            .unwrap_or(&[])
     }
 }
 

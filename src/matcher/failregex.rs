@@ -27,7 +27,10 @@ impl fmt::Display for RegexError {
         match self {
             RegexError::Empty => f.write_str("Cannot add empty regex"),
             RegexError::Compile { regex, reason } => {
-                write!(f, "Unable to compile regular expression '{regex}':\n{reason}")
+                write!(
+                    f,
+                    "Unable to compile regular expression '{regex}':\n{reason}"
+                )
             }
             RegexError::NoFailureId { regex } => write!(f, "No failure-id group in '{regex}'"),
         }
@@ -49,7 +52,11 @@ pub struct RegexOptions<'a> {
 
 impl Default for RegexOptions<'_> {
     fn default() -> Self {
-        RegexOptions { use_dns: "yes", multiline: false, backtrack_limit: BACKTRACK_LIMIT }
+        RegexOptions {
+            use_dns: "yes",
+            multiline: false,
+            backtrack_limit: BACKTRACK_LIMIT,
+        }
     }
 }
 
@@ -60,8 +67,11 @@ pub struct Regex {
     regex: String,
     /// Compiled for buffers whose only `\n` is the final one (or for any buffer when the two forms agree).
     single: PyRegex,
-    /// Compiled with Python's exact `$` for multi-line buffers, when it differs from `single`.
-    general: Option<PyRegex>,
+    /// Python's exact `$` translation for multi-line buffers, when it differs from `single`; compiled on
+    /// first use (only multi-line buffers need it) to halve the start-up cost.
+    general: Option<String>,
+    general_compiled: std::cell::OnceCell<Option<PyRegex>>,
+    backtrack_limit: usize,
     /// `(group index, target name)` of `alt_` groups, sorted like Python (by group name, then target).
     alt_values: Vec<(usize, String)>,
     /// Same for `tuple_` groups.
@@ -79,6 +89,8 @@ struct LastMatch {
     /// A copy of the searched buffer (reused allocation), so the groups can be read later.
     buf: String,
     spans: Spans,
+    /// False after [`Regex::search_quick`]: `spans` are computed on demand from `buf`.
+    spans_ready: bool,
     /// Indices into the searched `org_lines` of the matched and unmatched lines.
     matched_lines: Vec<usize>,
     unmatched_lines: Vec<usize>,
@@ -92,18 +104,23 @@ impl Regex {
             return Err(RegexError::Empty);
         }
         let regex = glob_to_local_flags(&expanded);
-        let compile_err = |e: super::pyre::CompileError| RegexError::Compile { regex: regex.clone(), reason: e.0 };
+        let compile_err = |e: super::pyre::CompileError| RegexError::Compile {
+            regex: regex.clone(),
+            reason: e.0,
+        };
         let compile_src = regular_host_tags(&regex);
         let (single, general) = if opts.multiline {
-            (PyRegex::new(&compile_src, Dollar::Multiline, opts.backtrack_limit).map_err(compile_err)?, None)
+            (
+                PyRegex::new(&compile_src, Dollar::Multiline, opts.backtrack_limit)
+                    .map_err(compile_err)?,
+                None,
+            )
         } else {
-            let single = PyRegex::new(&compile_src, Dollar::SingleLine, opts.backtrack_limit).map_err(compile_err)?;
+            let single = PyRegex::new(&compile_src, Dollar::SingleLine, opts.backtrack_limit)
+                .map_err(compile_err)?;
             let exact = super::pyre::translate(&compile_src, Dollar::Exact);
-            let general = if exact == super::pyre::translate(&compile_src, Dollar::SingleLine) {
-                None
-            } else {
-                Some(PyRegex::compile_translated(&exact, opts.backtrack_limit).map_err(compile_err)?)
-            };
+            let general = (exact != super::pyre::translate(&compile_src, Dollar::SingleLine))
+                .then_some(exact);
             (single, general)
         };
         let (alt_values, tuple_values) = complex_groups(&single);
@@ -112,6 +129,8 @@ impl Regex {
             regex,
             single,
             general,
+            general_compiled: std::cell::OnceCell::new(),
+            backtrack_limit: opts.backtrack_limit,
             alt_values,
             tuple_values,
             skiplines,
@@ -122,7 +141,11 @@ impl Regex {
 
     /// `FailRegex(value, prefRegex, ...)`: a [`Regex`] that must define a failure-id group, itself or
     /// through the prefregex.
-    pub fn new_fail(value: &str, prefregex: Option<&Regex>, opts: RegexOptions<'_>) -> Result<Regex, RegexError> {
+    pub fn new_fail(
+        value: &str,
+        prefregex: Option<&Regex>,
+        opts: RegexOptions<'_>,
+    ) -> Result<Regex, RegexError> {
         let re = Regex::new(value, opts)?;
         if !re.has_failure_id_group() && !prefregex.is_some_and(Regex::has_failure_id_group) {
             return Err(RegexError::NoFailureId { regex: re.regex });
@@ -131,7 +154,9 @@ impl Regex {
     }
 
     fn has_failure_id_group(&self) -> bool {
-        FAILURE_ID_PRESENTS.iter().any(|g| self.single.group_index(g).is_some())
+        FAILURE_ID_PRESENTS
+            .iter()
+            .any(|g| self.single.group_index(g).is_some())
     }
 
     /// The expanded regex text (`getRegex`).
@@ -169,17 +194,62 @@ impl Regex {
         self.last.matched = false;
         let inner_newline = buf.len() > 1 && buf.as_bytes()[..buf.len() - 1].contains(&b'\n');
         let re = match (&self.general, inner_newline) {
-            (Some(general), true) => general,
+            (Some(src), true) => {
+                let limit = self.backtrack_limit;
+                // The exact form differs from the single-line one only by a lookahead for `$`; should it
+                // fail to compile, the single-line form is the closest approximation.
+                self.general_compiled
+                    .get_or_init(|| PyRegex::compile_translated(src, limit).ok())
+                    .as_ref()
+                    .unwrap_or(&self.single)
+            }
             _ => &self.single,
         };
         if !re.search(buf, &mut self.last.spans)? {
             return Ok(false);
         }
+        self.last.spans_ready = true;
         self.last.matched = true;
         self.last.buf.clear();
         self.last.buf.push_str(buf);
         self.split_lines(org_lines);
         Ok(true)
+    }
+
+    /// Like [`Regex::search`] on a single-line buffer with one original line, but only decides whether the
+    /// regex matches (a DFA for regular regexes); the groups are computed only if asked for later.
+    pub fn search_quick(
+        &mut self,
+        buf: &str,
+        org_lines: &[TupleLine],
+    ) -> Result<bool, BacktrackLimit> {
+        let single_line = !(buf.len() > 1 && buf.as_bytes()[..buf.len() - 1].contains(&b'\n'));
+        if !single_line || org_lines.len() > 1 {
+            return self.search(buf, org_lines);
+        }
+        self.last.matched = false;
+        if !self.single.is_match(buf)? {
+            return Ok(false);
+        }
+        self.last.matched = true;
+        self.last.spans_ready = false;
+        self.last.buf.clear();
+        self.last.buf.push_str(buf);
+        self.last.matched_lines.clear();
+        self.last.unmatched_lines.clear();
+        self.last.matched_lines.extend(0..org_lines.len());
+        Ok(true)
+    }
+
+    /// The group spans of the last match (recomputed after [`Regex::search_quick`]).
+    fn spans(&self) -> std::borrow::Cow<'_, Spans> {
+        if self.last.spans_ready {
+            return std::borrow::Cow::Borrowed(&self.last.spans);
+        }
+        let mut spans = Spans::default();
+        // The same regex matched this buffer before, so this search succeeds (or hits the same limit).
+        let _ = self.single.search(&self.last.buf, &mut spans);
+        std::borrow::Cow::Owned(spans)
     }
 
     /// Marks the regex as not matched (a search abandoned at the backtracking limit).
@@ -199,10 +269,20 @@ impl Regex {
         let s = last.buf.as_bytes();
         let (start, end) = last.spans.get(0).unwrap_or((0, 0));
         // The line of the match start and the end of the line of the match end (`rindex`/`index`).
-        let line_start = s[..(start + 1).min(s.len())].iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+        let line_start = s[..(start + 1).min(s.len())]
+            .iter()
+            .rposition(|&c| c == b'\n')
+            .map_or(0, |p| p + 1);
         // `index("\n", end - 1)`: with end 0, Python's -1 start means the last character.
-        let from = if end == 0 { s.len().saturating_sub(1) } else { end - 1 };
-        let line_end = s[from.min(s.len())..].iter().position(|&c| c == b'\n').map_or(s.len(), |p| from + p + 1);
+        let from = if end == 0 {
+            s.len().saturating_sub(1)
+        } else {
+            end - 1
+        };
+        let line_end = s[from.min(s.len())..]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map_or(s.len(), |p| from + p + 1);
         let count1 = s[..line_start].iter().filter(|&&c| c == b'\n').count();
         let count2 = s[..line_end].iter().filter(|&&c| c == b'\n').count();
         let count1 = count1.min(org_lines.len());
@@ -233,8 +313,9 @@ impl Regex {
             return Vec::new();
         }
         let mut text = String::new();
+        let spans = self.spans();
         for &g in &self.skiplines {
-            if let Some((s, e)) = self.last.spans.get(g) {
+            if let Some((s, e)) = spans.get(g) {
                 text.push_str(&self.last.buf[s..e]);
             }
         }
@@ -252,11 +333,11 @@ impl Regex {
             return None;
         }
         let i = self.single.group_index(name)?;
-        self.group_at(i)
+        self.group_at(&self.spans(), i)
     }
 
-    fn group_at(&self, i: usize) -> Option<&str> {
-        self.last.spans.get(i).map(|(s, e)| &self.last.buf[s..e])
+    fn group_at(&self, spans: &Spans, i: usize) -> Option<&str> {
+        spans.get(i).map(|(s, e)| &self.last.buf[s..e])
     }
 
     /// `getGroups`: the group dict of the last match with `alt_`/`tuple_` merging (empty when not matched).
@@ -265,22 +346,27 @@ impl Regex {
         if !self.last.matched {
             return fail;
         }
+        let spans = self.spans();
         for (i, name) in self.single.names().iter().enumerate() {
             if let Some(name) = name {
-                let v = self.group_at(i).map_or(FailValue::None, |t| FailValue::Str(t.to_owned()));
+                let v = self
+                    .group_at(&spans, i)
+                    .map_or(FailValue::None, |t| FailValue::Str(t.to_owned()));
                 fail.insert(name, v);
             }
         }
         for (i, target) in &self.alt_values {
             // `if v and not fail.get(n)`.
-            if let Some(v) = self.group_at(*i).filter(|v| !v.is_empty()) {
+            if let Some(v) = self.group_at(&spans, *i).filter(|v| !v.is_empty()) {
                 if !fail.truthy(target) {
                     fail.insert(target, FailValue::Str(v.to_owned()));
                 }
             }
         }
         for (i, target) in &self.tuple_values {
-            let v = self.group_at(*i).map_or(FailValue::None, |t| FailValue::Str(t.to_owned()));
+            let v = self
+                .group_at(&spans, *i)
+                .map_or(FailValue::None, |t| FailValue::Str(t.to_owned()));
             let t = match fail.remove_keep(target) {
                 Some(FailValue::Tuple(mut items)) => {
                     items.push(v);
@@ -307,7 +393,9 @@ impl Regex {
         if !self.last.matched {
             return Vec::new();
         }
-        idx.iter().filter_map(|&i| org_lines.get(i).cloned()).collect()
+        idx.iter()
+            .filter_map(|&i| org_lines.get(i).cloned())
+            .collect()
     }
 
     /// `getFailID(groups)`: the first of the named groups that participated.
@@ -319,7 +407,8 @@ impl Regex {
 impl FailData {
     /// `fail.get(k)` taken out for rebuilding while keeping the key's position (the caller re-inserts).
     fn remove_keep(&mut self, k: &str) -> Option<FailValue> {
-        self.get_mut(k).map(|slot| std::mem::replace(slot, FailValue::None))
+        self.get_mut(k)
+            .map(|slot| std::mem::replace(slot, FailValue::None))
     }
 }
 
@@ -334,7 +423,10 @@ fn regular_host_tags(regex: &str) -> String {
 }
 
 /// `_altValues`/`_tupleValues` of failregex.py: sorted by (group name, target) as Python sorts the pairs.
-fn complex_groups(re: &PyRegex) -> (Vec<(usize, String)>, Vec<(usize, String)>) {
+/// `(group index, target name)` pairs.
+type GroupTargets = Vec<(usize, String)>;
+
+fn complex_groups(re: &PyRegex) -> (GroupTargets, GroupTargets) {
     let mut alt: Vec<(String, usize, String)> = Vec::new();
     let mut tup: Vec<(String, usize, String)> = Vec::new();
     for (i, name) in re.names().iter().enumerate() {
@@ -369,7 +461,8 @@ pub fn python_splitlines(text: &str) -> Vec<String> {
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
+            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}'
+            | '\u{2029}' => {
                 out.push(std::mem::take(&mut cur));
             }
             '\r' => {
@@ -407,11 +500,18 @@ mod tests {
 
     #[test]
     fn errors_have_fail2ban_texts() {
-        assert_eq!(Regex::new("  ", opts()).unwrap_err().to_string(), "Cannot add empty regex");
+        assert_eq!(
+            Regex::new("  ", opts()).unwrap_err().to_string(),
+            "Cannot add empty regex"
+        );
         let e = Regex::new_fail("^abc$", None, opts()).unwrap_err();
         assert_eq!(e.to_string(), "No failure-id group in '^abc$'");
         let e = Regex::new("(abc", opts()).unwrap_err();
-        assert!(e.to_string().starts_with("Unable to compile regular expression '(abc':\n"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("Unable to compile regular expression '(abc':\n"),
+            "{e}"
+        );
         let pre = Regex::new("^<F-MLFID>x</F-MLFID>", opts()).expect("compiles");
         assert!(Regex::new_fail("^abc$", Some(&pre), opts()).is_ok());
     }
@@ -444,18 +544,38 @@ mod tests {
         assert_eq!(g.get_str("user"), Some("bob"));
         assert_eq!(
             g.get("x"),
-            Some(&FailValue::Tuple(vec![FailValue::None, FailValue::Str("c".into()), FailValue::Str("d".into())]))
+            Some(&FailValue::Tuple(vec![
+                FailValue::None,
+                FailValue::Str("c".into()),
+                FailValue::Str("d".into())
+            ]))
         );
     }
 
     #[test]
     fn multiline_split_and_skiplines() {
-        let o = RegexOptions { multiline: true, ..opts() };
-        let mut re = Regex::new_fail("^a user=<F-USER>\\S+</F-USER>$<SKIPLINES>^b from <HOST>$", None, o).expect("ok");
+        let o = RegexOptions {
+            multiline: true,
+            ..opts()
+        };
+        let mut re = Regex::new_fail(
+            "^a user=<F-USER>\\S+</F-USER>$<SKIPLINES>^b from <HOST>$",
+            None,
+            o,
+        )
+        .expect("ok");
         let l = lines(&["x", "a user=u", "noise", "b from 192.0.2.1", "y"]);
         assert!(re.search(&buf_of(&l), &l).expect("no limit"));
-        let m: Vec<String> = re.matched_tuple_lines(&l).iter().map(|t| t.joined().to_owned()).collect();
-        let u: Vec<String> = re.unmatched_tuple_lines(&l).iter().map(|t| t.joined().to_owned()).collect();
+        let m: Vec<String> = re
+            .matched_tuple_lines(&l)
+            .iter()
+            .map(|t| t.joined().to_owned())
+            .collect();
+        let u: Vec<String> = re
+            .unmatched_tuple_lines(&l)
+            .iter()
+            .map(|t| t.joined().to_owned())
+            .collect();
         assert_eq!(m, ["a user=u", "b from 192.0.2.1"]);
         assert_eq!(u, ["x", "noise", "y"]);
     }

@@ -13,7 +13,7 @@ use super::date::{DateDetector, TimeContext};
 use super::faildata::{tuple_lines_buf, FailData, FailValue, TupleLine};
 use super::failregex::{Regex, RegexError, RegexOptions};
 use super::ipdns::{DnsNote, DnsResolver, IPAddr, CIDR_RAW, CIDR_UNSPEC, FAM_IPV4, FAM_IPV6};
-use super::prefilter::Prefilter;
+use super::prefilter::{Candidates, Prefilter};
 use super::pyre::BACKTRACK_LIMIT;
 
 /// One failure found in a line: `[failRegexIndex, fid, date, fail]` of `Filter.findFailure`.
@@ -68,7 +68,9 @@ impl fmt::Display for FilterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FilterError::MaxLines(_) => f.write_str("maxlines must be integer greater than zero"),
-            FilterError::DatePattern { pattern, reason } => write!(f, "invalid datepattern {pattern:?}: {reason}"),
+            FilterError::DatePattern { pattern, reason } => {
+                write!(f, "invalid datepattern {pattern:?}: {reason}")
+            }
             FilterError::TimeZone { reason, .. } => f.write_str(reason),
             FilterError::Regex(e) => e.fmt(f),
         }
@@ -124,9 +126,15 @@ pub struct Filter {
     failregex: Vec<Regex>,
     ignoreregex: Vec<Regex>,
     prefilter: Prefilter,
+    /// The prefregex ends with `<F-CONTENT>...</F-CONTENT>$`.
+    content_at_end: bool,
     find_time: i64,
     max_lines: usize,
     line_buffer: Vec<TupleLine>,
+    /// With maxlines 1: the buffer is just [`Filter::current`] (saves a copy per line).
+    buffer_is_current: bool,
+    /// The last processed line (`processedLine`), its allocation reused for the next line.
+    current: TupleLine,
     last_time_text: String,
     last_date: Option<f64>,
     log_time_zone: Option<String>,
@@ -163,9 +171,12 @@ impl Filter {
             failregex: Vec::new(),
             ignoreregex: Vec::new(),
             prefilter: Prefilter::default(),
+            content_at_end: false,
             find_time: 600,
             max_lines: 1,
             line_buffer: Vec::new(),
+            buffer_is_current: false,
+            current: TupleLine::default(),
             last_time_text: String::new(),
             last_date: None,
             log_time_zone: None,
@@ -186,7 +197,8 @@ impl Filter {
     }
 
     fn rebuild_prefilter(&mut self) {
-        self.prefilter = Prefilter::new(self.failregex.iter().map(|r| (r.regex(), r.is_multiline())));
+        let prefixes = Prefilter::new(self.failregex.iter().map(|r| (r.regex(), r.is_multiline())));
+        self.prefilter = prefixes.with_set(self.failregex.iter().map(|r| r.compiled().as_str()));
     }
 
     /// The jail name.
@@ -209,7 +221,11 @@ impl Filter {
     }
 
     fn regex_options(&self, multiline: bool) -> RegexOptions<'static> {
-        RegexOptions { use_dns: self.use_dns.as_str(), multiline, backtrack_limit: self.backtrack_limit }
+        RegexOptions {
+            use_dns: self.use_dns.as_str(),
+            multiline,
+            backtrack_limit: self.backtrack_limit,
+        }
     }
 
     // ----- setters and getters (the `set <jail> ...` commands) -----
@@ -224,7 +240,10 @@ impl Filter {
             _ => {
                 self.diag(
                     Level::Error,
-                    format!("Incorrect value {:?} specified for usedns. Using safe 'no'", value.to_lowercase()),
+                    format!(
+                        "Incorrect value {:?} specified for usedns. Using safe 'no'",
+                        value.to_lowercase()
+                    ),
                 );
                 UseDns::No
             }
@@ -238,7 +257,13 @@ impl Filter {
 
     /// The `prefRegex` setter: an empty value removes it.
     pub fn set_prefregex(&mut self, value: &str) -> Result<(), RegexError> {
-        self.prefregex = if value.is_empty() { None } else { Some(Regex::new(value, self.regex_options(false))?) };
+        self.prefregex = if value.is_empty() {
+            None
+        } else {
+            Some(Regex::new(value, self.regex_options(false))?)
+        };
+        // The content is then a suffix of the line, which makes the whole-line phase one sound.
+        self.content_at_end = value.trim_end().ends_with("</F-CONTENT>$");
         self.rebuild_prefilter();
         Ok(())
     }
@@ -265,7 +290,10 @@ impl Filter {
                 self.failregex.remove(i);
             }
             Some(i) => {
-                self.diag(Level::Error, format!("Cannot remove regular expression. Index {i} is not valid"));
+                self.diag(
+                    Level::Error,
+                    format!("Cannot remove regular expression. Index {i} is not valid"),
+                );
             }
         }
         self.rebuild_prefilter();
@@ -296,7 +324,10 @@ impl Filter {
                 self.ignoreregex.remove(i);
             }
             Some(i) => {
-                self.diag(Level::Error, format!("Cannot remove regular expression. Index {i} is not valid"));
+                self.diag(
+                    Level::Error,
+                    format!("Cannot remove regular expression. Index {i} is not valid"),
+                );
             }
         }
     }
@@ -337,9 +368,13 @@ impl Filter {
             self.date_detector = None;
             return Ok(());
         };
-        let bad = |e: super::date::DateError| FilterError::DatePattern { pattern: p.to_owned(), reason: e.to_string() };
+        let bad = |e: super::date::DateError| FilterError::DatePattern {
+            pattern: p.to_owned(),
+            reason: e.to_string(),
+        };
         let mut dd = DateDetector::from_pattern(p).map_err(bad)?;
-        dd.set_default_tz(self.log_time_zone.as_deref()).map_err(bad)?;
+        dd.set_default_tz(self.log_time_zone.as_deref())
+            .map_err(bad)?;
         self.date_detector = Some(dd);
         Ok(())
     }
@@ -356,7 +391,10 @@ impl Filter {
 
     /// `setLogTimeZone`: validated (`Unknown or unsupported time zone: '<tz>'`), kept as given.
     pub fn set_log_time_zone(&mut self, tz: &str) -> Result<(), FilterError> {
-        let bad = |e: super::date::DateError| FilterError::TimeZone { tz: tz.to_owned(), reason: e.to_string() };
+        let bad = |e: super::date::DateError| FilterError::TimeZone {
+            tz: tz.to_owned(),
+            reason: e.to_string(),
+        };
         super::date::validate_time_zone(tz).map_err(bad)?;
         if let Some(dd) = self.date_detector.as_mut() {
             dd.set_default_tz(Some(tz)).map_err(bad)?;
@@ -374,7 +412,11 @@ impl Filter {
 
     /// `Filter.__lineBuffer`: the multi-line buffer after the last line.
     pub fn line_buffer(&self) -> &[TupleLine] {
-        &self.line_buffer
+        if self.buffer_is_current {
+            std::slice::from_ref(&self.current)
+        } else {
+            &self.line_buffer
+        }
     }
 
     /// Indices of the ignoreregexes that matched during the last line (`onIgnoreRegex` calls, in order).
@@ -387,7 +429,7 @@ impl Filter {
     /// `processLine(line)`: find the date, check the time, find failures. `now` is `MyTime.time()`.
     pub fn process_line(&mut self, line: &str, now: f64) -> Vec<Failure> {
         self.ignore_hits.clear();
-        let mut tuple = self.take_current();
+        let mut tuple = std::mem::take(&mut self.current);
         let (date, no_date) = self.split_date(line, now, &mut tuple);
         self.find_failure_checked(tuple, date, no_date, now)
     }
@@ -403,16 +445,7 @@ impl Filter {
 
     /// `processedLine()`: the last line without its date.
     pub fn processed_line(&self) -> String {
-        self.line_buffer.last().map(TupleLine::stripped).unwrap_or_default()
-    }
-
-    /// A tuple line to fill, reusing the single-line buffer's allocation.
-    fn take_current(&mut self) -> TupleLine {
-        if self.max_lines <= 1 {
-            self.line_buffer.pop().unwrap_or_default()
-        } else {
-            TupleLine::default()
-        }
+        self.current.stripped()
     }
 
     /// The date part of `processLine`: fills `tuple`, returns `(date, noDate)`.
@@ -428,15 +461,24 @@ impl Filter {
                 let text = &line[m.start..m.end];
                 tuple.set(&line[..m.start], text, &line[m.end..]);
                 if !text.is_empty() {
-                    let ctx = TimeContext { now, default_offset: None };
-                    date = self.date_detector.as_mut().and_then(|dd| dd.get_time(line, &m, &ctx));
+                    let ctx = TimeContext {
+                        now,
+                        default_offset: None,
+                    };
+                    date = self
+                        .date_detector
+                        .as_mut()
+                        .and_then(|dd| dd.get_time(line, &m, &ctx));
                     match date {
                         Some(d) => {
                             self.last_time_text.clear();
                             self.last_time_text.push_str(text);
                             self.last_date = Some(d);
                         }
-                        None => self.diag(Level::Error, format!("findFailure failed to parse timeText: {text}")),
+                        None => self.diag(
+                            Level::Error,
+                            format!("findFailure failed to parse timeText: {text}"),
+                        ),
                     }
                 } else if let Some(last) = self.recent_last_date(now) {
                     // An optional date matched empty: the last known date (or now) stands in.
@@ -465,7 +507,13 @@ impl Filter {
     }
 
     /// The time checks of `processLine`, then `findFailure`.
-    fn find_failure_checked(&mut self, tuple: TupleLine, date: Option<f64>, no_date: bool, now: f64) -> Vec<Failure> {
+    fn find_failure_checked(
+        &mut self,
+        tuple: TupleLine,
+        date: Option<f64>,
+        no_date: bool,
+        now: f64,
+    ) -> Vec<Failure> {
         let mut date = date;
         if let (true, Some(d)) = (self.check_find_time, date) {
             if self.in_operation {
@@ -482,33 +530,36 @@ impl Filter {
                      fail2ban was not running.",
                     self.find_time
                 );
-                let line = format!("Please check a jail for a timing issue. Line with odd timestamp: {}", tuple.joined());
+                let line = format!(
+                    "Please check a jail for a timing issue. Line with odd timestamp: {}",
+                    tuple.joined()
+                );
                 self.log_warn_once("_next_ignByTimeWarn", now, &[msg, line]);
-                self.store_line(tuple);
+                // Python returns before `processedLine` is updated; keeping the line here only
+                // recycles its allocation.
+                self.current = tuple;
                 return Vec::new();
             }
         }
         self.find_failure(tuple, date, no_date, now)
     }
 
-    /// Keeps a line that is not searched as the "processed line" without touching the multi-line buffer
-    /// semantics (Python returns before `findFailure`, so only the single-line slot is refreshed).
-    fn store_line(&mut self, tuple: TupleLine) {
-        if self.max_lines <= 1 {
-            self.line_buffer.clear();
-            self.line_buffer.push(tuple);
-        }
-    }
-
     fn warn_odd_time(&mut self, delta: i64, tuple: &TupleLine, now: f64) {
-        let kind = if (-3300..0).contains(&delta) { "latency" } else { "timezone" };
+        let kind = if (-3300..0).contains(&delta) {
+            "latency"
+        } else {
+            "timezone"
+        };
         let msg = format!(
             "Detected a log entry {} {} the current time in operation mode. This looks like a {kind} problem. \
              Treating such entries as if they just happened.",
             seconds2str(delta.unsigned_abs()),
             if delta < 0 { "before" } else { "after" },
         );
-        let line = format!("Please check a jail for a timing issue. Line with odd timestamp: {}", tuple.joined());
+        let line = format!(
+            "Please check a jail for a timing issue. Line with odd timestamp: {}",
+            tuple.joined()
+        );
         self.log_warn_once("_next_simByTimeWarn", now, &[msg, line]);
     }
 
@@ -525,26 +576,47 @@ impl Filter {
     }
 
     /// `findFailure(tupleLine, date, noDate)`.
-    fn find_failure(&mut self, tuple: TupleLine, date: Option<f64>, no_date: bool, now: f64) -> Vec<Failure> {
-        if self.max_lines > 1 {
-            self.line_buffer.push(tuple);
+    fn find_failure(
+        &mut self,
+        tuple: TupleLine,
+        date: Option<f64>,
+        no_date: bool,
+        now: f64,
+    ) -> Vec<Failure> {
+        let multi = self.max_lines > 1;
+        if multi {
+            self.line_buffer.push(tuple.clone());
             let excess = self.line_buffer.len().saturating_sub(self.max_lines);
             self.line_buffer.drain(..excess);
-        } else {
-            self.line_buffer.clear();
-            self.line_buffer.push(tuple);
         }
-        let org = std::mem::take(&mut self.line_buffer);
+        let org_lines = std::mem::take(&mut self.line_buffer);
+        let org: &[TupleLine] = if multi {
+            &org_lines
+        } else {
+            std::slice::from_ref(&tuple)
+        };
         let mut buf = std::mem::take(&mut self.buf);
-        tuple_lines_buf(&org, &mut buf);
-        let mut run = Run { org: &org, buf, cur: Current::Org, date, no_date, now };
+        tuple_lines_buf(org, &mut buf);
+        let mut run = Run {
+            org,
+            buf,
+            cur: Current::Org,
+            date,
+            no_date,
+            now,
+        };
         let failures = self.find_in_buffer(&mut run);
         let Run { buf, cur, .. } = run;
         self.buf = buf;
+        self.buffer_is_current = !multi && matches!(cur, Current::Org);
         self.line_buffer = match cur {
-            Current::Org => org,
+            Current::Org => org_lines,
             Current::Lines(lines) => lines,
         };
+        if self.buffer_is_current {
+            self.line_buffer.clear();
+        }
+        self.current = tuple;
         failures
     }
 
@@ -554,8 +626,22 @@ impl Filter {
         // failregexes only when there are fewer of them than failregexes minus 2.
         if !self.ignoreregex.is_empty()
             && self.ignoreregex.len() + 2 < self.failregex.len()
-            && self.ignore_line(&run.buf, run.org, None, &mut run.cur).is_some()
+            && self
+                .ignore_line(&run.buf, run.org, None, &mut run.cur)
+                .is_some()
         {
+            return failures;
+        }
+        // Phase one over the whole line (see prefilter.rs): when no failregex can match, only the
+        // prefregex's match state is needed (fail2ban-regex counts it), not its groups.
+        let whole_line = self.max_lines == 1 && (self.prefregex.is_none() || self.content_at_end);
+        let set_candidates = if whole_line {
+            self.prefilter.set_candidates(&run.buf)
+        } else {
+            None
+        };
+        if set_candidates.as_ref().is_some_and(Candidates::none) {
+            self.quick_no_failure(run);
             return failures;
         }
         let mut pre_groups = FailData::new();
@@ -564,19 +650,29 @@ impl Filter {
             if !self.search_pref(run) {
                 return failures;
             }
-            let pre = self.prefregex.as_ref().map(Regex::groups).unwrap_or_default();
+            let pre = self
+                .prefregex
+                .as_ref()
+                .map(Regex::groups)
+                .unwrap_or_default();
             pre_groups = pre;
-            if let Some(content) = pre_groups.remove("content") {
-                if let FailValue::Str(c) = content {
-                    if !c.is_empty() {
-                        run.cur = Current::Lines(vec![TupleLine::plain(&c)]);
-                        stale = true;
-                    }
+            if let Some(FailValue::Str(c)) = pre_groups.remove("content") {
+                if !c.is_empty() {
+                    run.cur = Current::Lines(vec![TupleLine::plain(&c)]);
+                    stale = true;
                 }
             }
         }
         // Phase one (single-line buffers only: with maxlines > 1 the buffer changes between failregexes).
-        let candidates = (self.max_lines == 1).then(|| self.prefilter.candidates(&self.buf_for_prefilter(run, stale)));
+        let candidates = (self.max_lines == 1).then(|| {
+            let prefix = self
+                .prefilter
+                .candidates(&self.buf_for_prefilter(run, stale));
+            match &set_candidates {
+                Some(set) => prefix.and(set),
+                None => prefix,
+            }
+        });
         for i in 0..self.failregex.len() {
             if candidates.as_ref().is_some_and(|c| !c.may_match(i)) {
                 continue;
@@ -607,6 +703,22 @@ impl Filter {
         failures
     }
 
+    /// A line no failregex can match: the regexes' match states as Python leaves them, cheaply.
+    /// (Python would also put the prefregex content into the line buffer; with maxlines 1 nothing reads
+    /// it before the next line replaces it.)
+    fn quick_no_failure(&mut self, run: &Run<'_>) {
+        if let Some(pre) = self.prefregex.as_mut() {
+            if pre.search_quick(&run.buf, run.org).is_err() {
+                pre.clear_match();
+                let msg = backtrack_message(&self.jail, pre.regex());
+                self.diag(Level::Warning, msg);
+            }
+        }
+        for re in &mut self.failregex {
+            re.clear_match();
+        }
+    }
+
     /// The text the prefilter looks at: the buffer the first failregex will search.
     fn buf_for_prefilter<'a>(&self, run: &'a Run<'_>, stale: bool) -> std::borrow::Cow<'a, str> {
         if !stale {
@@ -621,7 +733,9 @@ impl Filter {
 
     /// Searches the prefregex on the buffer; the backtracking limit counts as "not matched".
     fn search_pref(&mut self, run: &Run<'_>) -> bool {
-        let Some(pre) = self.prefregex.as_mut() else { return false };
+        let Some(pre) = self.prefregex.as_mut() else {
+            return false;
+        };
         match pre.search(&run.buf, run.org) {
             Ok(m) => m,
             Err(_) => {
@@ -647,7 +761,13 @@ impl Filter {
     }
 
     /// `_ignoreLine(buf, orgBuffer, failRegex)`: the index of the first ignoreregex that matches.
-    fn ignore_line(&mut self, buf: &str, org: &[TupleLine], fail_index: Option<usize>, cur: &mut Current) -> Option<usize> {
+    fn ignore_line(
+        &mut self,
+        buf: &str,
+        org: &[TupleLine],
+        fail_index: Option<usize>,
+        cur: &mut Current,
+    ) -> Option<usize> {
         // In multi-line mode only the lines the failregex matched are checked.
         let matched_lines;
         let matched_buf;
@@ -691,15 +811,27 @@ impl Filter {
     }
 
     /// The body of the failregex loop after failregex `i` matched.
-    fn on_fail_match(&mut self, i: usize, pre_groups: &FailData, run: &mut Run<'_>, stale: &mut bool) -> Step {
+    fn on_fail_match(
+        &mut self,
+        i: usize,
+        pre_groups: &FailData,
+        run: &mut Run<'_>,
+        stale: &mut bool,
+    ) -> Step {
         let mut fail = self.failregex[i].groups();
         if !self.ignoreregex.is_empty() {
             let buf = std::mem::take(&mut run.buf);
-            let ignored = self.ignore_line(&buf, run.org, Some(i), &mut run.cur).is_some();
+            let ignored = self
+                .ignore_line(&buf, run.org, Some(i), &mut run.cur)
+                .is_some();
             run.buf = buf;
             if ignored {
                 *stale = true;
-                return if self.check_all_regex { Step::Next } else { Step::Stop };
+                return if self.check_all_regex {
+                    Step::Next
+                } else {
+                    Step::Stop
+                };
             }
         }
         if run.no_date {
@@ -740,19 +872,36 @@ impl Filter {
                 Step::Next
             }
             Ids::Pending if !self.check_all_regex && self.ignore_pending => Step::Return,
-            Ids::Pending => Step::Found(vec![Failure { index: i, id: None, time: run.date, data: fail }]),
+            Ids::Pending => Step::Found(vec![Failure {
+                index: i,
+                id: None,
+                time: run.date,
+                data: fail,
+            }]),
             Ids::Some(ids) => Step::Found(
                 ids.into_iter()
-                    .map(|id| Failure { index: i, id: Some(id), time: run.date, data: fail.clone() })
+                    .map(|id| Failure {
+                        index: i,
+                        id: Some(id),
+                        time: run.date,
+                        data: fail.clone(),
+                    })
                     .collect(),
             ),
         }
     }
 
     fn warn_no_date(&mut self, i: usize, run: &Run<'_>) {
-        let date_text = run.org.last().map(|t| t.date().to_owned()).unwrap_or_default();
-        let matched: Vec<String> =
-            self.failregex[i].matched_tuple_lines(run.org).iter().map(|t| t.joined().to_owned()).collect();
+        let date_text = run
+            .org
+            .last()
+            .map(|t| t.date().to_owned())
+            .unwrap_or_default();
+        let matched: Vec<String> = self.failregex[i]
+            .matched_tuple_lines(run.org)
+            .iter()
+            .map(|t| t.joined().to_owned())
+            .collect();
         let msgs = [
             format!("Found a match but no valid date/time found for {date_text:?}."),
             format!("Match without a timestamp: {}", matched.join("\n")),
@@ -773,14 +922,19 @@ impl Filter {
 
     /// The failure-id part of `findFailure`: which ID(s) the failure gets.
     fn failure_ids(&mut self, i: usize, fail: &mut FailData, has_mlfid: bool, now: f64) -> Ids {
-        let defcidr =
-            if self.use_dns == UseDns::Raw || self.return_raw_host { CIDR_RAW } else { CIDR_UNSPEC };
+        let defcidr = if self.use_dns == UseDns::Raw || self.return_raw_host {
+            CIDR_RAW
+        } else {
+            CIDR_UNSPEC
+        };
         let mut cidr = defcidr;
         let mut raw = defcidr == CIDR_RAW;
         let mut fid = fail.get_str("fid").map(str::to_owned);
         let cidr_of = |fail: &FailData, default: i32| -> i32 {
             match fail.get("cidr") {
-                Some(v) if v.is_truthy() => v.as_str().and_then(|s| s.parse().ok()).unwrap_or(default),
+                Some(v) if v.is_truthy() => {
+                    v.as_str().and_then(|s| s.parse().ok()).unwrap_or(default)
+                }
                 _ => default,
             }
         };
@@ -801,7 +955,11 @@ impl Filter {
                     Some(f) => fid = Some(f.to_owned()),
                     None => {
                         let re = &self.failregex[i];
-                        return Ids::Error(format!("No group found in '{}' using '{}'", re.last_buf(), re.regex()));
+                        return Ids::Error(format!(
+                            "No group found in '{}' using '{}'",
+                            re.last_buf(),
+                            re.regex()
+                        ));
                     }
                 }
             }
@@ -823,7 +981,9 @@ impl Filter {
             return Ids::Some(vec![id]);
         }
         let mut notes = Vec::new();
-        let ids = self.dns.text_to_ip(&ip, self.use_dns.as_str(), now, &mut notes);
+        let ids = self
+            .dns
+            .text_to_ip(&ip, self.use_dns.as_str(), now, &mut notes);
         for n in notes {
             match n {
                 DnsNote::Unresolved { name, error } => self.diag(
@@ -834,7 +994,10 @@ impl Filter {
                     let set: Vec<String> = ips.iter().map(|ip| format!("'{ip}'")).collect();
                     self.diag(
                         Level::Warning,
-                        format!("Determined IP using DNS Lookup: {name} = {{{}}}", set.join(", ")),
+                        format!(
+                            "Determined IP using DNS Lookup: {name} = {{{}}}",
+                            set.join(", ")
+                        ),
                     );
                 }
             }
@@ -844,7 +1007,13 @@ impl Filter {
 
     /// `_mergeFailure(mlfid, fail, failRegex)`: merges a multi-line failure with what the cache knows about
     /// the same `mlfid`. Returns the merged dict and whether it is (still) the cached one.
-    fn merge_failure(&mut self, mlfid: &str, mut fail: FailData, matched: Vec<TupleLine>, now: f64) -> (FailData, bool) {
+    fn merge_failure(
+        &mut self,
+        mlfid: &str,
+        mut fail: FailData,
+        matched: Vec<TupleLine>,
+        now: f64,
+    ) -> (FailData, bool) {
         let mut flags = 0u8;
         if fail.truthy("mlfgained") {
             flags |= 8 | 1;
@@ -891,7 +1060,8 @@ impl Filter {
             }
         } else if flags & 2 == 0 {
             update_users(&mut fail, user.as_ref());
-            self.mlfid_cache.set(key, (self.last_date, fail.clone()), now);
+            self.mlfid_cache
+                .set(key, (self.last_date, fail.clone()), now);
             aliased = true;
         }
         let users = match fail.get("users") {
@@ -952,10 +1122,7 @@ enum Ids {
 
 /// `fail[key] = fail.get(key, []) + lines`.
 fn append_lines(fail: &mut FailData, key: &str, lines: Vec<TupleLine>) {
-    let mut all = match fail.remove_lines(key) {
-        Some(l) => l,
-        None => Vec::new(),
-    };
+    let mut all = fail.remove_lines(key).unwrap_or_default();
     all.extend(lines);
     fail.insert(key, FailValue::Lines(all));
 }
@@ -972,7 +1139,9 @@ impl FailData {
 
 /// `_updateUsers(fail, user)`: adds a (truthy) user to the `users` set.
 fn update_users(fail: &mut FailData, user: Option<&FailValue>) {
-    let Some(user) = user.filter(|u| u.is_truthy()) else { return };
+    let Some(user) = user.filter(|u| u.is_truthy()) else {
+        return;
+    };
     if !fail.truthy("users") {
         fail.insert("users", FailValue::Set(Vec::new()));
     }
@@ -1044,4 +1213,255 @@ pub fn seconds2str(sec: u64) -> String {
         }
     }
     parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: f64 = 1_700_000_000.0;
+
+    /// A filter like the verification script's: usedns no, no time checks.
+    fn filter(pref: Option<&str>, fails: &[&str], maxlines: i64, ignores: &[&str]) -> Filter {
+        let mut f = Filter::new("test");
+        f.check_find_time = false;
+        f.set_use_dns("no");
+        f.set_max_lines(maxlines).expect("positive");
+        if let Some(p) = pref {
+            f.set_prefregex(p).expect("prefregex compiles");
+        }
+        for r in fails {
+            f.add_fail_regex(r).expect("failregex compiles");
+        }
+        for r in ignores {
+            f.add_ignore_regex(r).expect("ignoreregex compiles");
+        }
+        f
+    }
+
+    fn ids(found: &[Failure]) -> Vec<(usize, String)> {
+        found
+            .iter()
+            .map(|f| {
+                (
+                    f.index,
+                    f.id.as_ref().map(IPAddr::to_string).unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    fn matches(f: &Failure) -> Vec<&str> {
+        f.data.matches().iter().map(TupleLine::joined).collect()
+    }
+
+    const PREF: &str = r"^<F-MLFID>h sshd\[\d+\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$";
+
+    #[test]
+    fn nofail_without_mlfid_still_counts() {
+        let mut f = filter(None, &[r"^ x <F-NOFAIL>nf</F-NOFAIL> <HOST>$"], 1, &[]);
+        let found = f.process_line(" x nf 192.0.2.1", NOW);
+        assert_eq!(ids(&found), [(0, "192.0.2.1".to_owned())]);
+        let keys: Vec<&str> = found[0].data.keys().collect();
+        assert_eq!(keys, ["nofail", "ip4", "ip6", "matches"]);
+        assert!(f.line_buffer().is_empty(), "a match consumes the line");
+        assert_eq!(f.processed_line(), " x nf 192.0.2.1");
+    }
+
+    #[test]
+    fn mlfid_merge_keeps_the_old_ip4() {
+        let mut f = filter(Some(PREF), &[r"^fail from <HOST>$"], 1, &[]);
+        let a = f.process_line("h sshd[1]: fail from 192.0.2.44", NOW);
+        assert_eq!(ids(&a), [(0, "192.0.2.44".to_owned())]);
+        let b = f.process_line("h sshd[1]: fail from 2001:db8::1", NOW);
+        // Quirk reproduced on purpose (filter.py _mergeFailure): the cached ip4 survives.
+        assert_eq!(ids(&b), [(0, "192.0.2.44".to_owned())]);
+        assert_eq!(b[0].data.get_str("ip6"), Some("2001:db8::1"));
+        assert_eq!(matches(&b[0]), ["h sshd[1]: fail from 2001:db8::1"]);
+    }
+
+    #[test]
+    fn nofail_then_failure_without_host() {
+        let mut f = filter(
+            Some(PREF),
+            &[r"^<F-NOFAIL>conn</F-NOFAIL> <HOST>$", r"^fail$"],
+            1,
+            &[],
+        );
+        assert!(f.process_line("h sshd[2]: conn 192.0.2.5", NOW).is_empty());
+        let found = f.process_line("h sshd[2]: fail", NOW);
+        assert_eq!(ids(&found), [(1, "192.0.2.5".to_owned())]);
+        assert_eq!(
+            matches(&found[0]),
+            ["h sshd[2]: conn 192.0.2.5", "h sshd[2]: fail"]
+        );
+        let keys: Vec<&str> = found[0].data.keys().collect();
+        assert_eq!(keys, ["mlfid", "ip4", "ip6", "matches"]);
+    }
+
+    #[test]
+    fn pending_without_host() {
+        let mut f = filter(Some(PREF), &[r"^fail$"], 1, &[]);
+        assert!(f.process_line("h sshd[3]: fail", NOW).is_empty());
+        // fail2ban-regex mode: the pending failure is returned without an ID.
+        let mut f = filter(Some(PREF), &[r"^fail$"], 1, &[]);
+        f.ignore_pending = false;
+        let found = f.process_line("h sshd[3]: fail", NOW);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].id.is_none());
+        assert!(found[0].data.truthy("mlfpending"));
+    }
+
+    const SKIP: &str =
+        r"^ h app: login attempt user=<F-USER>\S+</F-USER>$<SKIPLINES>^ h app: from <HOST>$";
+    const SKIP_LINES: [&str; 3] = [
+        " h app: login attempt user=bob",
+        " h app: noise",
+        " h app: from 192.0.2.9",
+    ];
+
+    #[test]
+    fn skiplines_with_maxlines_3() {
+        let mut f = filter(None, &[SKIP], 3, &[]);
+        assert!(f.process_line(SKIP_LINES[0], NOW).is_empty());
+        assert!(f.process_line(SKIP_LINES[1], NOW).is_empty());
+        let found = f.process_line(SKIP_LINES[2], NOW);
+        assert_eq!(ids(&found), [(0, "192.0.2.9".to_owned())]);
+        assert_eq!(found[0].data.get_str("user"), Some("bob"));
+        assert_eq!(found[0].data.get_str("skiplines0"), Some(" h app: noise\n"));
+        assert_eq!(matches(&found[0]), [SKIP_LINES[0], SKIP_LINES[2]]);
+        let buffer: Vec<&str> = f.line_buffer().iter().map(TupleLine::joined).collect();
+        assert_eq!(buffer, [SKIP_LINES[1]]);
+    }
+
+    #[test]
+    fn skiplines_with_maxlines_2_never_match() {
+        let mut f = filter(None, &[SKIP], 2, &[]);
+        for l in SKIP_LINES {
+            assert!(f.process_line(l, NOW).is_empty());
+        }
+        let buffer: Vec<&str> = f.line_buffer().iter().map(TupleLine::joined).collect();
+        assert_eq!(buffer, [SKIP_LINES[1], SKIP_LINES[2]]);
+    }
+
+    #[test]
+    fn ignoreregex_drops_the_match() {
+        let mut f = filter(None, &[r"^x <HOST>"], 1, &[r"y"]);
+        assert_eq!(
+            ids(&f.process_line("x 192.0.2.1", NOW)),
+            [(0, "192.0.2.1".to_owned())]
+        );
+        assert!(f.ignore_hits().is_empty());
+        assert!(f.process_line("x 192.0.2.2 y", NOW).is_empty());
+        assert_eq!(f.ignore_hits(), [0]);
+    }
+
+    #[test]
+    fn ignoreregex_precheck_only_with_few_ignoreregexes() {
+        // Quirk (filter.py findFailure): with prefregex content, an ignoreregex written against the
+        // whole line only works when #ignore < #fail - 2.
+        let pref = r"^<F-MLFID>h app:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$";
+        let mut few = filter(Some(pref), &[r"^bad <HOST>$"], 1, &[r"^h app: bad"]);
+        assert_eq!(few.process_line("h app: bad 192.0.2.3", NOW).len(), 1);
+        let fails = [r"^bad <HOST>$", r"^a <HOST>$", r"^b <HOST>$", r"^c <HOST>$"];
+        let mut many = filter(Some(pref), &fails, 1, &[r"^h app: bad"]);
+        assert!(many.process_line("h app: bad 192.0.2.3", NOW).is_empty());
+    }
+
+    #[test]
+    fn ids_for_raw_invalid_and_failure_ids() {
+        let mut f = filter(None, &[r"^x <HOST>$"], 1, &[]);
+        assert_eq!(
+            ids(&f.process_line("x 1.2.3.400", NOW)),
+            [(0, "1.2.3.400".to_owned())]
+        );
+        let mut f = filter(None, &[r"^u <F-ID>\S+</F-ID> from <HOST>$"], 1, &[]);
+        let found = f.process_line("u bob from 192.0.2.8", NOW);
+        assert_eq!(ids(&found), [(0, "bob".to_owned())]);
+        assert_eq!(
+            found[0].data.get("ip"),
+            Some(&FailValue::Ip(IPAddr::new("192.0.2.8", FAM_IPV4)))
+        );
+        let mut f = filter(None, &[r"^n <SUBNET>$"], 1, &[]);
+        assert_eq!(
+            ids(&f.process_line("n 192.0.2.77/24", NOW)),
+            [(0, "192.0.2.0/24".to_owned())]
+        );
+    }
+
+    #[test]
+    fn dns_modes() {
+        let mut f = filter(None, &[r"^h <HOST>$"], 1, &[]);
+        f.set_use_dns("raw");
+        f.del_fail_regex(None);
+        f.add_fail_regex(r"^h <HOST>$").expect("compiles");
+        assert_eq!(
+            ids(&f.process_line("h some.host.invalid", NOW)),
+            [(0, "some.host.invalid".to_owned())]
+        );
+        f.set_use_dns("warn");
+        f.del_fail_regex(None);
+        f.add_fail_regex(r"^h <HOST>$").expect("compiles");
+        let found = f.process_line("h localhost", NOW);
+        assert!(
+            ids(&found).contains(&(0, "127.0.0.1".to_owned())),
+            "{found:?}"
+        );
+        assert!(f.take_diagnostics().iter().any(|d| d
+            .message
+            .starts_with("Determined IP using DNS Lookup: localhost = ")));
+        f.set_use_dns("bogus");
+        assert_eq!(f.use_dns(), "no");
+    }
+
+    #[test]
+    fn backtracking_limit_is_a_warning_not_a_stall() {
+        let mut f = filter(None, &[], 1, &[]);
+        f.set_backtrack_limit(100_000);
+        f.add_fail_regex(r"^(a+)+(?=b)$ <HOST>").expect("compiles");
+        // Passes phase one (the relaxed regex `(a+)+ <HOST>` matches), then backtracks exponentially.
+        let line = format!("{} 192.0.2.1", "a".repeat(5000));
+        let t = std::time::Instant::now();
+        assert!(f.process_line(&line, NOW).is_empty());
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        let diags = f.take_diagnostics();
+        assert!(
+            diags.iter().any(|d| d.level == Level::Warning
+                && d.message.contains("[test]")
+                && d.message.contains("^(a+)+(?=b)$")),
+            "{diags:?}"
+        );
+    }
+
+    #[test]
+    fn setters_reject_bad_values() {
+        let mut f = Filter::new("j");
+        assert_eq!(
+            f.set_max_lines(0).unwrap_err().to_string(),
+            "maxlines must be integer greater than zero"
+        );
+        assert_eq!(
+            f.add_fail_regex("").unwrap_err().to_string(),
+            "Cannot add empty regex"
+        );
+        assert_eq!(
+            f.add_fail_regex("^x$").unwrap_err().to_string(),
+            "No failure-id group in '^x$'"
+        );
+        assert!(f.set_log_time_zone("bogus zone").is_err());
+        f.add_fail_regex("^x <HOST>$").expect("compiles");
+        f.set_use_dns("no");
+        // getFailRegex returns the expanded text.
+        assert!(f.fail_regex()[0].contains("(?P<ip4>"));
+    }
+
+    #[test]
+    fn seconds2str_formats() {
+        assert_eq!(seconds2str(86400 * 390), "1y 3w 4d");
+        assert_eq!(seconds2str(86400 * 2 + 3600 * 7 + 60 * 15), "2d 7h 15m");
+        assert_eq!(seconds2str(3600 - 5), "1h");
+        assert_eq!(seconds2str(3600 - 10), "59m 50s");
+        assert_eq!(seconds2str(120), "2m");
+        assert_eq!(seconds2str(0), "0");
+    }
 }

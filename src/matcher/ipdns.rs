@@ -45,7 +45,12 @@ impl IPAddr {
     /// [`FAM_IPV4`], [`FAM_IPV6`]. Never fails: invalid text gives an [`Family::Unspec`] address.
     pub fn new(ipstr: &str, cidr: i32) -> IPAddr {
         if cidr == CIDR_RAW {
-            return IPAddr { family: Family::Raw, addr: 0, plen: 0, raw: ipstr.to_owned() };
+            return IPAddr {
+                family: Family::Raw,
+                addr: 0,
+                plen: 0,
+                raw: ipstr.to_owned(),
+            };
         }
         if cidr == CIDR_UNSPEC {
             if let Some((text, plen)) = wrap_ipstr(ipstr) {
@@ -57,7 +62,12 @@ impl IPAddr {
 
     /// `IPAddr.__init` after the optional `__wrap_ipstr`.
     fn parse(ipstr: &str, cidr: i32) -> IPAddr {
-        let mut ip = IPAddr { family: Family::Unspec, addr: 0, plen: 0, raw: ipstr.to_owned() };
+        let mut ip = IPAddr {
+            family: Family::Unspec,
+            addr: 0,
+            plen: 0,
+            raw: ipstr.to_owned(),
+        };
         let (try4, try6) = match cidr {
             FAM_IPV4 => (true, false),
             FAM_IPV6 => (false, true),
@@ -253,9 +263,11 @@ fn is_ip6_shape(t: &str) -> bool {
     static IP6: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
     // The lookbehind `(?<=:):` always holds after the repeated group (each alternative ends with `:`),
     // so the regular form below is the same language.
-    IP6.get_or_init(|| regex::Regex::new(r"\A(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|:)\z").ok())
-        .as_ref()
-        .is_some_and(|re| re.is_match(t))
+    IP6.get_or_init(|| {
+        regex::Regex::new(r"\A(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|:)\z").ok()
+    })
+    .as_ref()
+    .is_some_and(|re| re.is_match(t))
 }
 
 /// Name → address resolution with fail2ban's cache (`DNSUtils.dnsToIp`, `CACHE_nameToIp`: 1000 names,
@@ -267,7 +279,9 @@ pub struct DnsResolver {
 
 impl Default for DnsResolver {
     fn default() -> Self {
-        DnsResolver { cache: Cache::new(1000, 300.0) }
+        DnsResolver {
+            cache: Cache::new(1000, 300.0),
+        }
     }
 }
 
@@ -283,7 +297,13 @@ pub enum DnsNote {
 impl DnsResolver {
     /// `DNSUtils.textToIp`: an address written in the text, else (usedns yes/warn) the resolved addresses.
     /// The order is A before AAAA records (Python returns a set, whose order is not defined).
-    pub fn text_to_ip(&mut self, text: &str, use_dns: &str, now: f64, notes: &mut Vec<DnsNote>) -> Vec<IPAddr> {
+    pub fn text_to_ip(
+        &mut self,
+        text: &str,
+        use_dns: &str,
+        now: f64,
+        notes: &mut Vec<DnsNote>,
+    ) -> Vec<IPAddr> {
         let mut ips = Vec::new();
         if let Some(plain) = search_ip(text) {
             let ip = IPAddr::new(plain, CIDR_UNSPEC);
@@ -294,7 +314,10 @@ impl DnsResolver {
         if matches!(use_dns, "yes" | "warn") && ips.is_empty() {
             ips = self.dns_to_ip(text, now, notes);
             if !ips.is_empty() && use_dns == "warn" {
-                notes.push(DnsNote::Determined { name: text.to_owned(), ips: ips.clone() });
+                notes.push(DnsNote::Determined {
+                    name: text.to_owned(),
+                    ips: ips.clone(),
+                });
             }
         }
         ips
@@ -320,7 +343,10 @@ impl DnsResolver {
                     }
                 }
             }
-            Err(e) => notes.push(DnsNote::Unresolved { name: name.to_owned(), error: e.to_string() }),
+            Err(e) => notes.push(DnsNote::Unresolved {
+                name: name.to_owned(),
+                error: e.to_string(),
+            }),
         }
         self.cache.set(key, ips.clone(), now);
         ips
@@ -337,9 +363,18 @@ mod tests {
         assert!(ip.is_valid());
         assert_eq!(ip.to_string(), "192.0.2.1");
         assert_eq!(IPAddr::new("192.0.2.77", 24).to_string(), "192.0.2.0/24");
-        assert_eq!(IPAddr::new("192.0.2.77/24", CIDR_UNSPEC).to_string(), "192.0.2.0/24");
-        assert_eq!(IPAddr::new("192.0.2.77/255.255.0.0", CIDR_UNSPEC).to_string(), "192.0.0.0/16");
-        assert_eq!(IPAddr::new("[192.0.2.7]", CIDR_UNSPEC).to_string(), "192.0.2.7");
+        assert_eq!(
+            IPAddr::new("192.0.2.77/24", CIDR_UNSPEC).to_string(),
+            "192.0.2.0/24"
+        );
+        assert_eq!(
+            IPAddr::new("192.0.2.77/255.255.0.0", CIDR_UNSPEC).to_string(),
+            "192.0.0.0/16"
+        );
+        assert_eq!(
+            IPAddr::new("[192.0.2.7]", CIDR_UNSPEC).to_string(),
+            "192.0.2.7"
+        );
     }
 
     #[test]
@@ -356,14 +391,29 @@ mod tests {
 
     #[test]
     fn ipv6_forms() {
-        assert_eq!(IPAddr::new("2001:DB8:0:0::1", FAM_IPV6).to_string(), "2001:db8::1");
-        assert_eq!(IPAddr::new("::ffff:192.0.2.5", CIDR_UNSPEC).to_string(), "192.0.2.5");
-        assert_eq!(IPAddr::new("::ffff:192.0.2.5", CIDR_UNSPEC).family(), Family::Inet4);
+        assert_eq!(
+            IPAddr::new("2001:DB8:0:0::1", FAM_IPV6).to_string(),
+            "2001:db8::1"
+        );
+        assert_eq!(
+            IPAddr::new("::ffff:192.0.2.5", CIDR_UNSPEC).to_string(),
+            "192.0.2.5"
+        );
+        assert_eq!(
+            IPAddr::new("::ffff:192.0.2.5", CIDR_UNSPEC).family(),
+            Family::Inet4
+        );
         assert_eq!(IPAddr::new("::1.2.3.4", FAM_IPV6).to_string(), "::1.2.3.4");
         assert_eq!(IPAddr::new("::1", FAM_IPV6).to_string(), "::1");
         assert_eq!(IPAddr::new("2001:db8::77", 64).to_string(), "2001:db8::/64");
-        assert_eq!(IPAddr::new("2001:DB8::1", CIDR_UNSPEC), IPAddr::new("2001:db8::1", FAM_IPV6));
-        assert_ne!(IPAddr::new("1.2.3.400", CIDR_UNSPEC), IPAddr::new("1.2.3.401", CIDR_UNSPEC));
+        assert_eq!(
+            IPAddr::new("2001:DB8::1", CIDR_UNSPEC),
+            IPAddr::new("2001:db8::1", FAM_IPV6)
+        );
+        assert_ne!(
+            IPAddr::new("1.2.3.400", CIDR_UNSPEC),
+            IPAddr::new("1.2.3.401", CIDR_UNSPEC)
+        );
     }
 
     #[test]
@@ -381,8 +431,12 @@ mod tests {
         let mut notes = Vec::new();
         let ips = r.text_to_ip("192.0.2.9", "no", 0.0, &mut notes);
         assert_eq!(ips, vec![IPAddr::new("192.0.2.9", CIDR_UNSPEC)]);
-        assert!(r.text_to_ip("host.invalid", "no", 0.0, &mut notes).is_empty());
-        assert!(r.text_to_ip("host.invalid", "raw", 0.0, &mut notes).is_empty());
+        assert!(r
+            .text_to_ip("host.invalid", "no", 0.0, &mut notes)
+            .is_empty());
+        assert!(r
+            .text_to_ip("host.invalid", "raw", 0.0, &mut notes)
+            .is_empty());
         assert!(notes.is_empty());
     }
 
@@ -391,7 +445,10 @@ mod tests {
         let mut r = DnsResolver::default();
         let mut notes = Vec::new();
         let ips = r.text_to_ip("localhost", "warn", 0.0, &mut notes);
-        assert!(ips.iter().any(|ip| ip.to_string() == "127.0.0.1"), "{ips:?}");
+        assert!(
+            ips.iter().any(|ip| ip.to_string() == "127.0.0.1"),
+            "{ips:?}"
+        );
         assert!(matches!(notes.first(), Some(DnsNote::Determined { .. })));
     }
 }

@@ -5,6 +5,14 @@
 //! matches at the start of the buffer, so the buffer must start with the regex's fixed prefix (a sequence
 //! of literal characters and simple character classes). That prefix is read from the Python regex text;
 //! a regex whose prefix cannot be determined safely is always a candidate.
+//!
+//! Before that, one pass of a `RegexSet` over the whole line decides which failregexes can match at all:
+//! each member is a *relaxed* failregex (anchors, word boundaries and lookarounds dropped, conditionals
+//! turned into alternatives, backreferences into `(?s:.*)`), which matches a superset of what the
+//! failregex matches, anywhere in the line. When the set finds nothing, no failregex can match the line
+//! (nor the prefregex content, which is a suffix of it) and the expensive group extraction is skipped.
+
+use fancy_regex::{Expr, LookAround};
 
 /// One position of a fixed prefix: the characters allowed there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +35,10 @@ impl Item {
 pub struct Prefilter {
     /// Per failregex: the required prefix at buffer start (`None`: always a candidate).
     prefixes: Vec<Option<Vec<Item>>>,
+    /// The relaxed failregexes (`None` when one of them could not be relaxed).
+    set: Option<regex::RegexSet>,
+    /// The same set without Unicode classes, for ASCII lines (as [`super::pyre::ascii_twin`]).
+    ascii_set: Option<regex::bytes::RegexSet>,
 }
 
 /// The failregexes that may match one buffer.
@@ -36,6 +48,26 @@ pub struct Candidates {
 }
 
 impl Candidates {
+    /// All failregexes are candidates.
+    pub fn all(n: usize) -> Candidates {
+        Candidates {
+            bits: vec![true; n],
+        }
+    }
+
+    /// No failregex can match.
+    pub fn none(&self) -> bool {
+        !self.bits.iter().any(|&b| b)
+    }
+
+    /// Keeps only the candidates of both.
+    pub fn and(mut self, other: &Candidates) -> Candidates {
+        for (i, b) in self.bits.iter_mut().enumerate() {
+            *b = *b && other.may_match(i);
+        }
+        self
+    }
+
     /// Whether failregex `i` may match (unknown indices: yes).
     pub fn may_match(&self, i: usize) -> bool {
         self.bits.get(i).copied().unwrap_or(true)
@@ -47,9 +79,67 @@ impl Prefilter {
     pub fn new<'a>(regexes: impl IntoIterator<Item = (&'a str, bool)>) -> Prefilter {
         let prefixes = regexes
             .into_iter()
-            .map(|(re, multiline)| if multiline { None } else { fixed_prefix(re).filter(|p| !p.is_empty()) })
+            .map(|(re, multiline)| {
+                if multiline {
+                    None
+                } else {
+                    fixed_prefix(re).filter(|p| !p.is_empty())
+                }
+            })
             .collect();
-        Prefilter { prefixes }
+        Prefilter {
+            prefixes,
+            set: None,
+            ascii_set: None,
+        }
+    }
+
+    /// Adds the set of relaxed regexes, built from the translated (Rust syntax) failregexes.
+    pub fn with_set<'a>(mut self, translated: impl IntoIterator<Item = &'a str>) -> Prefilter {
+        let relaxed: Option<Vec<String>> = translated.into_iter().map(relax).collect();
+        self.ascii_set = relaxed.as_ref().and_then(|r| {
+            regex::bytes::RegexSetBuilder::new(r)
+                .unicode(false)
+                .dfa_size_limit(32 << 20)
+                .build()
+                .ok()
+        });
+        self.set = relaxed.and_then(|r| {
+            regex::RegexSetBuilder::new(r)
+                // Room for the lazy DFA of ~20 unanchored Unicode patterns, so it does not fall back to
+                // the (much slower) PikeVM.
+                .dfa_size_limit(32 << 20)
+                .build()
+                .ok()
+        });
+        self
+    }
+
+    /// Phase one over a whole single-line buffer: the failregexes whose relaxed form matches somewhere.
+    /// `None` when there is no set.
+    pub fn set_candidates(&self, buf: &str) -> Option<Candidates> {
+        if let (Some(set), true) = (&self.ascii_set, buf.is_ascii()) {
+            let bytes = buf.as_bytes();
+            if !set.is_match(bytes) {
+                return Some(Candidates {
+                    bits: vec![false; set.len()],
+                });
+            }
+            let m = set.matches(bytes);
+            return Some(Candidates {
+                bits: (0..set.len()).map(|i| m.matched(i)).collect(),
+            });
+        }
+        let set = self.set.as_ref()?;
+        if !set.is_match(buf) {
+            return Some(Candidates {
+                bits: vec![false; set.len()],
+            });
+        }
+        let m = set.matches(buf);
+        Some(Candidates {
+            bits: (0..set.len()).map(|i| m.matched(i)).collect(),
+        })
     }
 
     /// The candidates for `buf`.
@@ -61,7 +151,9 @@ impl Prefilter {
                 None => true,
                 Some(items) => {
                     let mut chars = buf.chars();
-                    items.iter().all(|item| chars.next().is_some_and(|c| item.accepts(c)))
+                    items
+                        .iter()
+                        .all(|item| chars.next().is_some_and(|c| item.accepts(c)))
                 }
             })
             .collect();
@@ -81,7 +173,9 @@ fn fixed_prefix(re: &str) -> Option<Vec<Item>> {
     while i < chars.len() {
         let (item, next) = match chars[i] {
             '\\' => match chars.get(i + 1) {
-                Some(&c) if c.is_ascii_punctuation() && c != '<' && c != '>' => (Item::Char(c), i + 2),
+                Some(&c) if c.is_ascii_punctuation() && c != '<' && c != '>' => {
+                    (Item::Char(c), i + 2)
+                }
                 _ => break,
             },
             '[' => match simple_class(&chars, i) {
@@ -160,7 +254,9 @@ fn transparent_group(chars: &[char], start: usize) -> Option<usize> {
         return None;
     };
     let end = group_end(chars, start)?;
-    if matches!(chars.get(end + 1), Some('*' | '?' | '{')) || has_alternative_at(&chars[..end], inner) {
+    if matches!(chars.get(end + 1), Some('*' | '?' | '{'))
+        || has_alternative_at(&chars[..end], inner)
+    {
         return None;
     }
     Some(inner)
@@ -234,6 +330,60 @@ fn has_alternative_at(chars: &[char], from: usize) -> bool {
     false
 }
 
+/// A regular pattern matching a superset of `translated`'s matches, unanchored (see the module doc).
+pub fn relax(translated: &str) -> Option<String> {
+    let tree = Expr::parse_tree(translated).ok()?;
+    let relaxed = relax_expr(tree.expr);
+    let mut out = String::new();
+    relaxed.to_str(&mut out, 0);
+    Some(out)
+}
+
+fn relax_expr(e: Expr) -> Expr {
+    match e {
+        Expr::Assertion(_) | Expr::KeepOut | Expr::ContinueFromPreviousMatchEnd => Expr::Empty,
+        Expr::LookAround(_, LookAround::LookAhead | LookAround::LookAheadNeg)
+        | Expr::LookAround(_, LookAround::LookBehind | LookAround::LookBehindNeg) => Expr::Empty,
+        Expr::BackrefExistsCondition(_) => Expr::Empty,
+        Expr::Backref(_) => Expr::Repeat {
+            child: Box::new(Expr::Any { newline: true }),
+            lo: 0,
+            hi: usize::MAX,
+            greedy: true,
+        },
+        Expr::Concat(v) => Expr::Concat(v.into_iter().map(relax_expr).collect()),
+        Expr::Alt(v) => Expr::Alt(v.into_iter().map(relax_expr).collect()),
+        Expr::Group(c) => Expr::Group(Box::new(relax_expr(*c))),
+        Expr::AtomicGroup(c) => Expr::Group(Box::new(relax_expr(*c))),
+        Expr::Repeat {
+            child,
+            lo,
+            hi,
+            greedy,
+        } => Expr::Repeat {
+            child: Box::new(relax_expr(*child)),
+            lo,
+            hi,
+            greedy,
+        },
+        Expr::Conditional {
+            condition,
+            true_branch,
+            false_branch,
+        } => {
+            // A backreference condition consumes nothing; any other condition is matched text.
+            let cond = relax_expr(*condition);
+            Expr::Alt(vec![
+                Expr::Concat(vec![cond, relax_expr(*true_branch)]),
+                relax_expr(*false_branch),
+            ])
+        }
+        other @ (Expr::Empty | Expr::Any { .. } | Expr::Literal { .. } | Expr::Delegate { .. }) => {
+            other
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +402,19 @@ mod tests {
     }
 
     #[test]
+    fn relaxed_regexes_are_regular_supersets() {
+        let r = relax(r"^Failed (?P<u>\S+)(?(<u>) x|y)(?! from )\b$").expect("relaxes");
+        let re = regex::Regex::new(&r).expect("regular");
+        assert!(re.is_match("pre Failed bob x\n"));
+        assert!(re.is_match("Failed boby"));
+        assert!(!re.is_match("Accepted bob x"));
+        let p = Prefilter::new([("^a", false), ("^b", false)]).with_set([r"^a(?=c)", r"(?m:^)b\b"]);
+        let c = p.set_candidates("xx b\n").expect("has a set");
+        assert!(!c.may_match(0) && c.may_match(1));
+        assert!(p.set_candidates("zzz\n").expect("has a set").none());
+    }
+
+    #[test]
     fn optional_and_alternatives_are_safe() {
         assert!(cands("^ab?c", "ac\n"));
         assert!(cands("^a|b", "b\n"));
@@ -261,9 +424,17 @@ mod tests {
         assert!(!cands("^a+b", "b\n"));
         assert!(cands("x^a", "b\n"));
         // Named groups are transparent when they are plain.
-        assert!(!cands("^(?P<nofail>Connection from) x", "Connection closed\n"));
-        assert!(cands("^(?P<nofail>Connection from) x", "Connection from x\n"));
+        assert!(!cands(
+            "^(?P<nofail>Connection from) x",
+            "Connection closed\n"
+        ));
+        assert!(cands(
+            "^(?P<nofail>Connection from) x",
+            "Connection from x\n"
+        ));
         // MULTILINE regexes are always candidates.
-        assert!(Prefilter::new([("^abc", true)]).candidates("x\nabc\n").may_match(0));
+        assert!(Prefilter::new([("^abc", true)])
+            .candidates("x\nabc\n")
+            .may_match(0));
     }
 }

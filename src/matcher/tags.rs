@@ -58,7 +58,11 @@ pub fn map_tag_to_opt(tag: &str) -> String {
 /// may be a DNS name unless it is `no`.
 pub fn resolve_tags(regex: &str, use_dns: &str) -> String {
     let mut out = String::with_capacity(regex.len() * 2);
-    let mut state = TagState { open: HashSet::new(), skiplines: 0, use_dns_no: use_dns == "no" };
+    let mut state = TagState {
+        open: HashSet::new(),
+        skiplines: 0,
+        use_dns_no: use_dns == "no",
+    };
     let mut rest = regex;
     while let Some(pos) = rest.find('<') {
         out.push_str(&rest[..pos]);
@@ -135,13 +139,19 @@ impl TagState {
             return tag.to_owned();
         };
         let custom = !name.is_empty()
-            && name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-');
+            && name
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '-');
         if !custom {
             return tag.to_owned();
         }
         if closing {
             // A closing tag without an opening one is left as is.
-            return if self.open.contains(name) { ")".to_owned() } else { tag.to_owned() };
+            return if self.open.contains(name) {
+                ")".to_owned()
+            } else {
+                tag.to_owned()
+            };
         }
         self.open.insert(name.to_owned());
         format!("(?P<{}>", map_tag_to_opt(name))
@@ -215,7 +225,9 @@ pub fn complex_name(name: &str) -> Option<(ComplexKind, String)> {
     };
     // `(.*?)(?:_\d+)?$`: the lazy group gives up a trailing `_<digits>` suffix when there is one.
     let base = match rest.rfind('_') {
-        Some(p) if p + 1 < rest.len() && rest[p + 1..].bytes().all(|c| c.is_ascii_digit()) => &rest[..p],
+        Some(p) if p + 1 < rest.len() && rest[p + 1..].bytes().all(|c| c.is_ascii_digit()) => {
+            &rest[..p]
+        }
         _ => rest,
     };
     Some((kind, map_tag_to_opt(base)))
@@ -262,11 +274,23 @@ mod tests {
     #[test]
     fn custom_groups() {
         assert_eq!(resolve_tags("<F-USER>.*</F-USER>", "no"), "(?P<user>.*)");
-        assert_eq!(resolve_tags("<F-ID>x</F-ID><F-PORT>1</F-PORT>", "no"), "(?P<fid>x)(?P<fport>1)");
-        assert_eq!(resolve_tags("<F-ALT_USER1>a</F-ALT_USER1>", "no"), "(?P<alt_user1>a)");
+        assert_eq!(
+            resolve_tags("<F-ID>x</F-ID><F-PORT>1</F-PORT>", "no"),
+            "(?P<fid>x)(?P<fport>1)"
+        );
+        assert_eq!(
+            resolve_tags("<F-ALT_USER1>a</F-ALT_USER1>", "no"),
+            "(?P<alt_user1>a)"
+        );
         // Lower-case names and unknown tags are literal; a closing tag without opening stays.
-        assert_eq!(resolve_tags("<F-user>a</F-user>", "no"), "<F-user>a</F-user>");
-        assert_eq!(resolve_tags("<foo> <lt_x> a</F-X>", "no"), "<foo> <lt_x> a</F-X>");
+        assert_eq!(
+            resolve_tags("<F-user>a</F-user>", "no"),
+            "<F-user>a</F-user>"
+        );
+        assert_eq!(
+            resolve_tags("<foo> <lt_x> a</F-X>", "no"),
+            "<foo> <lt_x> a</F-X>"
+        );
         assert_eq!(resolve_tags("a < b <> <", "no"), "a < b <> <");
     }
 
@@ -280,7 +304,10 @@ mod tests {
 
     #[test]
     fn global_flags_become_local() {
-        assert_eq!(glob_to_local_flags("SASL ((?i)LOGIN|PLAIN)"), "SASL (?i:LOGIN|PLAIN)");
+        assert_eq!(
+            glob_to_local_flags("SASL ((?i)LOGIN|PLAIN)"),
+            "SASL (?i:LOGIN|PLAIN)"
+        );
         assert_eq!(glob_to_local_flags("a(?:(?i)b)"), "a(?i:b)");
         assert_eq!(glob_to_local_flags(r"a\((?i)b)"), r"a\((?i)b)");
         assert_eq!(glob_to_local_flags("(?i)abc"), "(?i)abc");
@@ -288,10 +315,22 @@ mod tests {
 
     #[test]
     fn complex_names() {
-        assert_eq!(complex_name("alt_user"), Some((ComplexKind::Alt, "user".to_owned())));
-        assert_eq!(complex_name("alt_user_1"), Some((ComplexKind::Alt, "user".to_owned())));
-        assert_eq!(complex_name("alt_user1"), Some((ComplexKind::Alt, "user1".to_owned())));
-        assert_eq!(complex_name("tuple_ID_2"), Some((ComplexKind::Tuple, "fid".to_owned())));
+        assert_eq!(
+            complex_name("alt_user"),
+            Some((ComplexKind::Alt, "user".to_owned()))
+        );
+        assert_eq!(
+            complex_name("alt_user_1"),
+            Some((ComplexKind::Alt, "user".to_owned()))
+        );
+        assert_eq!(
+            complex_name("alt_user1"),
+            Some((ComplexKind::Alt, "user1".to_owned()))
+        );
+        assert_eq!(
+            complex_name("tuple_ID_2"),
+            Some((ComplexKind::Tuple, "fid".to_owned()))
+        );
         assert_eq!(complex_name("alt_"), None);
         assert_eq!(complex_name("user"), None);
     }

@@ -2,6 +2,7 @@
 
 use crate::error::{Diagnostics, Result};
 use crate::files::Share;
+use crate::glob::{definition_file_name, join};
 use crate::options::Options;
 use crate::reader::common::{spec, OptSpec, OptType, OptValues};
 use crate::reader::definition::DefinitionReader;
@@ -75,7 +76,9 @@ impl ActionReader {
                 actname
             }
         };
-        let config = share.read_config(basedir, &format!("action.d/{file}"), diags)?;
+        // `os.path.join("action.d", file)`: an absolute name (or `./x`, made absolute) is used as is.
+        let path = join("action.d", &definition_file_name(file));
+        let config = share.read_config(basedir, &path, diags)?;
         if !config.ok {
             return Ok(None);
         }
@@ -131,5 +134,144 @@ impl ActionReader {
             stream.push(Value::List(c));
         }
         Ok(stream)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every action of the reference's /etc/fail2ban (plain, and with `name`/`port` options) through
+    /// the reference's own ActionReader and through ours: the same stream.
+    #[test]
+    fn every_stock_action_matches_the_reference() {
+        const SCRIPT: &str = r#"
+import os
+from fail2ban.client.actionreader import ActionReader
+share = {}
+for fn in sorted(os.listdir('/etc/fail2ban/action.d')):
+    if not fn.endswith('.conf'):
+        continue
+    for opts in ({}, {'name': 'jother', 'port': 'ssh,smtp'}, {'name': 'x', 'actname': 'y'}):
+        tag = '%s %r' % (fn[:-5], opts)
+        r = ActionReader(fn[:-5], 'j', dict(opts), share_config=share, basedir='/etc/fail2ban')
+        try:
+            if not r.read():
+                print(tag, 'UNREADABLE')
+                continue
+            r.getOptions({})
+            for c in r.convert():
+                print(tag, repr(c))
+        except Exception as e:
+            print(tag, 'ERROR', e)
+"#;
+        let out = std::process::Command::new("/usr/bin/python3")
+            .args(["-c", SCRIPT])
+            .output()
+            .expect("the reference (Debian's /usr/bin/python3 with fail2ban) is needed");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let reference = String::from_utf8(out.stdout).expect("utf-8");
+        let mut names: Vec<String> = std::fs::read_dir("/etc/fail2ban/action.d")
+            .expect("reference config")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".conf"))
+            .collect();
+        names.sort();
+        let variants: [(&str, &[(&str, &str)]); 3] = [
+            ("{}", &[]),
+            (
+                "{'name': 'jother', 'port': 'ssh,smtp'}",
+                &[("name", "jother"), ("port", "ssh,smtp")],
+            ),
+            (
+                "{'name': 'x', 'actname': 'y'}",
+                &[("name", "x"), ("actname", "y")],
+            ),
+        ];
+        let mut share = Share::new();
+        let mut ours = String::new();
+        for name in names.iter().filter_map(|n| n.strip_suffix(".conf")) {
+            for (label, pairs) in variants {
+                let opts: Options = pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                ours.push_str(&ours_for(
+                    &mut share,
+                    name,
+                    opts,
+                    &format!("{name} {label}"),
+                ));
+            }
+        }
+        let diff: Vec<(&str, &str)> = reference
+            .lines()
+            .zip(ours.lines())
+            .filter(|(a, b)| a != b)
+            .take(2)
+            .collect();
+        assert!(
+            diff.is_empty(),
+            "first differences (reference, ours): {diff:#?}"
+        );
+        assert_eq!(reference.lines().count(), ours.lines().count());
+    }
+
+    fn ours_for(share: &mut Share, name: &str, opts: Options, tag: &str) -> String {
+        let mut diags = Diagnostics::default();
+        let mut reader =
+            match ActionReader::read(share, "/etc/fail2ban", name, "j", opts, &mut diags) {
+                Ok(Some(r)) => r,
+                Ok(None) => return format!("{tag} UNREADABLE\n"),
+                Err(e) => return format!("{tag} ERROR {e}\n"),
+            };
+        let stream = reader
+            .get_options(&OptValues::new(), &mut diags)
+            .and_then(|()| reader.convert(&mut diags));
+        match stream {
+            Ok(cmds) => cmds
+                .iter()
+                .map(|c| format!("{tag} {}\n", c.repr()))
+                .collect(),
+            Err(e) => format!("{tag} ERROR {e}\n"),
+        }
+    }
+
+    #[test]
+    fn actname_rules() {
+        let dir = std::env::temp_dir().join(format!("f2b-compat-action-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("action.d")).unwrap();
+        std::fs::write(
+            dir.join("action.d/dummy.conf"),
+            "[Definition]\nactionban = ban <name>\n",
+        )
+        .unwrap();
+        let base = dir.to_string_lossy().into_owned();
+        let mut share = Share::new();
+        let mut diags = Diagnostics::default();
+        let mut read = |pairs: &[(&str, &str)]| {
+            let opts: Options = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            ActionReader::read(&mut share, &base, "dummy", "test2", opts, &mut diags)
+                .unwrap()
+                .unwrap()
+                .name
+        };
+        assert_eq!(read(&[]), "dummy");
+        assert_eq!(read(&[("name", "second")]), "dummy-second");
+        assert_eq!(read(&[("name", "test2-x")]), "dummy-x");
+        assert_eq!(read(&[("name", "second"), ("actname", "third")]), "third");
+        assert!(
+            ActionReader::read(&mut share, &base, "none", "j", Options::new(), &mut diags)
+                .unwrap()
+                .is_none()
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

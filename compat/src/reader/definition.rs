@@ -113,7 +113,9 @@ impl DefinitionReader {
             }
         }
         if all && store.has_section("Definition") {
-            for opt in store.options_with_default("Definition")? {
+            // ConfigReader.options() defaults to withDefault=False: DEFAULT's options are not added
+            // (the spec says they are; the reference does not).
+            for opt in store.own_options("Definition")? {
                 if opt == "__name__" || self.opts.contains_key(&opt) {
                     continue;
                 }

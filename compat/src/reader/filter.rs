@@ -16,6 +16,7 @@
 
 use crate::error::{Diagnostics, Error, Result};
 use crate::files::{ConfigFiles, Share};
+use crate::glob::{definition_file_name, join};
 use crate::options::Options;
 use crate::reader::common::{shlex_split, spec, OptSpec, OptType, OptValues};
 use crate::reader::definition::DefinitionReader;
@@ -51,7 +52,9 @@ impl FilterReader {
         init_opts: Options,
         diags: &mut Diagnostics,
     ) -> Result<Option<FilterReader>> {
-        let config = share.read_config(basedir, &format!("filter.d/{name}"), diags)?;
+        // `os.path.join("filter.d", name)`: an absolute name (or `./x`, made absolute) is used as is.
+        let file = join("filter.d", &definition_file_name(name));
+        let config = share.read_config(basedir, &file, diags)?;
         if !config.ok {
             return Ok(None);
         }
@@ -197,6 +200,105 @@ pub fn fill_stream(stream: &mut Vec<Value>, opts: &OptValues, jail: &str) -> Res
 mod tests {
     use super::*;
     use indexmap::IndexMap;
+
+    /// Every filter of the reference's /etc/fail2ban (plain and with `mode=aggressive`, file and
+    /// journal backends) through the reference's own FilterReader and through ours: the same stream.
+    #[test]
+    fn every_stock_filter_matches_the_reference() {
+        const SCRIPT: &str = r#"
+import os
+from fail2ban.client.filterreader import FilterReader
+share = {}
+for fn in sorted(os.listdir('/etc/fail2ban/filter.d')):
+    if not fn.endswith('.conf'):
+        continue
+    for opts in ({}, {'mode': 'aggressive'}):
+        for backend in ('auto', 'systemd'):
+            tag = '%s %r %s' % (fn[:-5], opts, backend)
+            r = FilterReader(fn[:-5], 'j', dict(opts), share_config=share, basedir='/etc/fail2ban')
+            try:
+                if not r.read():
+                    print(tag, 'UNREADABLE')
+                    continue
+                r.applyAutoOptions(backend)
+                r.getOptions(None)
+                for c in r.convert():
+                    print(tag, repr(c))
+            except Exception as e:
+                print(tag, 'ERROR', e)
+"#;
+        let out = std::process::Command::new("/usr/bin/python3")
+            .args(["-c", SCRIPT])
+            .output()
+            .expect("the reference (Debian's /usr/bin/python3 with fail2ban) is needed");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let reference = String::from_utf8(out.stdout).expect("utf-8");
+        let mut ours = String::new();
+        let mut share = Share::new();
+        let mut names: Vec<String> = std::fs::read_dir("/etc/fail2ban/filter.d")
+            .expect("reference config")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".conf"))
+            .collect();
+        // Sorted by file name, as the script does (`exim-spam.conf` < `exim.conf`).
+        names.sort();
+        let names = names.iter().filter_map(|n| n.strip_suffix(".conf"));
+        for name in names {
+            for aggressive in [false, true] {
+                for backend in ["auto", "systemd"] {
+                    let mut opts = Options::new();
+                    if aggressive {
+                        opts.insert("mode".into(), "aggressive".into());
+                    }
+                    let tag = format!(
+                        "{name} {} {backend}",
+                        if aggressive {
+                            "{'mode': 'aggressive'}"
+                        } else {
+                            "{}"
+                        }
+                    );
+                    ours.push_str(&ours_for(&mut share, name, opts, backend, &tag));
+                }
+            }
+        }
+        let diff: Vec<(&str, &str)> = reference
+            .lines()
+            .zip(ours.lines())
+            .filter(|(a, b)| a != b)
+            .take(2)
+            .collect();
+        assert!(
+            diff.is_empty(),
+            "first differences (reference, ours): {diff:#?}"
+        );
+        assert_eq!(reference.lines().count(), ours.lines().count());
+    }
+
+    fn ours_for(share: &mut Share, name: &str, opts: Options, backend: &str, tag: &str) -> String {
+        let mut diags = Diagnostics::default();
+        let reader = FilterReader::read(share, "/etc/fail2ban", name, "j", opts, &mut diags);
+        let mut reader = match reader {
+            Ok(Some(r)) => r,
+            Ok(None) => return format!("{tag} UNREADABLE\n"),
+            Err(e) => return format!("{tag} ERROR {e}\n"),
+        };
+        reader.apply_auto_options(backend);
+        let stream = reader
+            .get_options(None, false, &mut diags)
+            .and_then(|()| reader.convert(&mut diags));
+        match stream {
+            Ok(cmds) => cmds
+                .iter()
+                .map(|c| format!("{tag} {}\n", c.repr()))
+                .collect(),
+            Err(e) => format!("{tag} ERROR {e}\n"),
+        }
+    }
 
     fn opts(pairs: &[(&str, Value)]) -> OptValues {
         pairs

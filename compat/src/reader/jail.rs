@@ -214,11 +214,24 @@ impl JailReader {
         let combined = filter.get_combined(ctx.diags)?;
         // jailreader.py merges the combined filter options into the jail section as `known/<opt>`,
         // so the jail can refer to `%(known/failregex)s`.
-        let section = ctx.store.sections.entry(self.name.clone()).or_default();
         for (k, v) in combined {
-            if !k.starts_with("known/") && k != "__name__" {
-                section.insert(format!("known/{k}"), v.str());
+            if k.starts_with("known/") || k == "__name__" {
+                continue;
             }
+            let key = format!("known/{k}");
+            let type_name = match v {
+                Value::Str(_) => None,
+                Value::None => Some("NoneType"),
+                Value::Bool(_) => Some("bool"),
+                Value::Int(_) => Some("int"),
+                _ => Some("object"),
+            };
+            match type_name {
+                Some(t) => ctx.store.typed.insert((self.name.clone(), key.clone()), t),
+                None => ctx.store.typed.remove(&(self.name.clone(), key.clone())),
+            };
+            let section = ctx.store.sections.entry(self.name.clone()).or_default();
+            section.insert(key, v.str());
         }
         self.filter = Some(filter);
         Ok(())

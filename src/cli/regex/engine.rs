@@ -9,7 +9,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use compat::Value;
 
-use super::filter_file::{self, RegexArg};
+use super::filter_file::{self, LoadFailure, RegexArg};
 use super::options::Options;
 use super::out::{Found, OutFormat};
 use super::report::{self, Hit, LineKind, LineStats, ListingPolicy, RegexStat};
@@ -60,11 +60,7 @@ pub fn run<W: Write>(opts: &Options, args: &[String], out: &mut Output<W>) -> i3
             return 255;
         }
     };
-    if tester.start(args, out) {
-        0
-    } else {
-        255
-    }
+    tester.start(args, out)
 }
 
 /// `time.time()`.
@@ -121,6 +117,7 @@ impl<'o> Fail2banRegex<'o> {
                 print_all_ignored: opts.print_all_ignored,
                 print_no_missed: opts.print_no_missed,
                 print_no_ignored: opts.print_no_ignored,
+                debuggex: opts.debuggex,
             },
             elapsed: None,
             backend: "auto",
@@ -194,62 +191,55 @@ impl<'o> Fail2banRegex<'o> {
         Ok(())
     }
 
-    /// `start(args)`: regexes, then the log source, then processing and the report.
-    fn start<W: Write>(&mut self, args: &[String], out: &mut Output<W>) -> bool {
+    /// `start(args)`: regexes, then the log source, then processing and the report. Returns the exit code:
+    /// 0, 255 when the reference's `start` returns False, 1 where the reference dies with a traceback.
+    fn start<W: Write>(&mut self, args: &[String], out: &mut Output<W>) -> i32 {
+        match self.start_checked(args, out) {
+            Ok(()) => 0,
+            Err(Stop::Reported) | Err(Stop::Regex(_)) => 255,
+            Err(Stop::Uncaught(msg)) => {
+                eprintln!("ERROR: {msg}");
+                1
+            }
+        }
+    }
+
+    fn start_checked<W: Write>(
+        &mut self,
+        args: &[String],
+        out: &mut Output<W>,
+    ) -> Result<(), Stop> {
         let (cmd_log, cmd_regex) = (&args[0], &args[1]);
         if cmd_log.starts_with("systemd-journal") {
             self.backend = "systemd";
         }
-        match self.read_regex(cmd_regex, RegexKind::Fail, out) {
-            Ok(true) => {}
-            Ok(false) => return false,
-            Err(e) => {
-                out.always(&format!("ERROR: {e}"));
-                return false;
-            }
-        }
+        self.read_regex(cmd_regex, RegexKind::Fail, out)?;
         if let Some(ignore) = args.get(2) {
-            match self.read_regex(ignore, RegexKind::Ignore, out) {
-                Ok(true) => {}
-                Ok(false) => return false,
-                Err(e) => {
-                    out.always(&format!("ERROR: {e}"));
-                    return false;
-                }
-            }
+            self.read_regex(ignore, RegexKind::Ignore, out)?;
         }
-        let ok = if std::path::Path::new(cmd_log).is_file() {
-            self.run_file(cmd_log, out)
+        if std::path::Path::new(cmd_log).is_file() {
+            self.run_file(cmd_log, out)?;
         } else if cmd_log.starts_with("systemd-journal") {
             // Reading the journal needs libsystemd; this build has no journal reader, which the reference
             // reports the same way when its systemd bindings are missing.
             out.always("Error: systemd library not found. Exiting...");
-            false
+            return Err(Stop::Reported);
         } else {
             self.run_string(cmd_log, out);
-            true
-        };
-        if ok {
-            self.print_stats(out);
         }
-        ok
+        self.print_stats(out);
+        Ok(())
     }
 
     /// The log is a file: stream it.
-    fn run_file<W: Write>(&mut self, path: &str, out: &mut Output<W>) -> bool {
-        let encoding = match Encoding::lookup(&self.opts.encoding) {
-            Ok(e) => e,
-            Err(e) => {
-                // The reference dies here with an uncaught LookupError.
-                eprintln!("LookupError: {e}");
-                return false;
-            }
-        };
+    fn run_file<W: Write>(&mut self, path: &str, out: &mut Output<W>) -> Result<(), Stop> {
+        // The reference dies here with an uncaught LookupError.
+        let encoding = Encoding::lookup(&self.opts.encoding).map_err(Stop::Uncaught)?;
         let mut lines = match FileLines::open(std::path::Path::new(path), encoding) {
             Ok(l) => l,
             Err(e) => {
                 out.always(&io_error_text(&e, path));
-                return false;
+                return Err(Stop::Reported);
             }
         };
         out.report(&format!("Use         log file : {path}"));
@@ -267,7 +257,7 @@ impl<'o> Fail2banRegex<'o> {
             }
         }
         self.elapsed = Some(t0.elapsed().as_secs_f64());
-        true
+        Ok(())
     }
 
     /// The log is the argument itself: one line, or several split at `\n`.
@@ -309,7 +299,7 @@ impl<'o> Fail2banRegex<'o> {
         if line.starts_with('#') || line.is_empty() {
             return;
         }
-        let (found, ignored) = self.test_regex(line);
+        let (found, ignored, te) = self.test_regex(line);
         if let Some(format) = &self.format {
             if !found.is_empty() {
                 for text in format.render(&found) {
@@ -325,11 +315,13 @@ impl<'o> Fail2banRegex<'o> {
         } else {
             LineKind::Missed
         };
-        self.stats.record(kind, line, &self.policy);
+        self.stats
+            .record(kind, line, te.as_deref().unwrap_or(line), &self.policy);
     }
 
-    /// `testRegex(line)`: the failures to report for the line and whether it counts as ignored.
-    fn test_regex(&mut self, line: &str) -> (Vec<Found>, bool) {
+    /// `testRegex(line)`: the failures to report for the line, whether it counts as ignored, and (only with
+    /// `-D --print-all-matched` on a multi-line match) the text the reference returns instead of the line.
+    fn test_regex(&mut self, line: &str) -> (Vec<Found>, bool, Option<String>) {
         let max_lines = self.filter.max_lines();
         let org_buffer: Vec<TupleLine> = if max_lines > 1 {
             self.filter.line_buffer().to_vec()
@@ -360,19 +352,29 @@ impl<'o> Fail2banRegex<'o> {
             }
         }
         if self.format.is_some() {
-            return (ret, false);
+            return (ret, false, None);
         }
         self.count_prefregex();
+        let mut collected = Vec::new();
         if max_lines > 1 {
             let skip = usize::from(full_buffer);
             for buf_line in org_buffer.iter().skip(skip) {
                 if !self.filter.line_buffer().contains(buf_line) {
-                    self.stats
-                        .missed_became_matched(buf_line.joined(), &self.policy);
+                    let stripped = format!("{}{}", buf_line.pre(), buf_line.post());
+                    if let Some(text) =
+                        self.stats
+                            .missed_became_matched(buf_line.joined(), &stripped, &self.policy)
+                    {
+                        collected.push(text);
+                    }
                 }
             }
         }
-        (ret, is_ignored || line_ignored)
+        let te = (!collected.is_empty()).then(|| {
+            collected.push(self.filter.processed_line());
+            collected.join("\n")
+        });
+        (ret, is_ignored || line_ignored, te)
     }
 
     /// `regex.inc()` + `regex.appendIP(match)`.
@@ -409,14 +411,28 @@ impl<'o> Fail2banRegex<'o> {
         }
     }
 
-    /// `readRegex(value, regextype)`. `Ok(false)` after an error message was printed; `Err` for a regex
-    /// error (`start` prints it as `ERROR: ...`).
+    /// `readRegex(value, regextype)` and the RegexException handling of `start` around it.
     fn read_regex<W: Write>(
         &mut self,
         value: &str,
         kind: RegexKind,
         out: &mut Output<W>,
-    ) -> Result<bool, String> {
+    ) -> Result<(), Stop> {
+        match self.read_regex_inner(value, kind, out) {
+            Err(Stop::Regex(msg)) => {
+                out.always(&format!("ERROR: {msg}"));
+                Err(Stop::Reported)
+            }
+            other => other,
+        }
+    }
+
+    fn read_regex_inner<W: Write>(
+        &mut self,
+        value: &str,
+        kind: RegexKind,
+        out: &mut Output<W>,
+    ) -> Result<(), Stop> {
         let name = kind.name();
         let arg = match kind {
             RegexKind::Fail => filter_file::classify(value, &self.opts.config),
@@ -426,7 +442,7 @@ impl<'o> Fail2banRegex<'o> {
             Err(e) => {
                 out.always(&format!("ERROR: Wrong filter name or options: {e}"));
                 out.always(&format!("       while parsing: {value}"));
-                return Ok(false);
+                return Err(Stop::Reported);
             }
             Ok(RegexArg::Line) => {
                 out.report(&format!(
@@ -440,14 +456,18 @@ impl<'o> Fail2banRegex<'o> {
                     backend: self.backend,
                     dump_options: self.opts.verbose > 1 || log_level_is_debug(&self.opts.log_level),
                 };
-                let Some(stream) =
+                let stream =
                     filter_file::load(&file, value, name, &self.opts.config, &settings, out)
-                else {
-                    return Ok(false);
-                };
-                match self.apply_stream(&stream, value, out)? {
+                        .map_err(|e| match e {
+                            LoadFailure::Reported => Stop::Reported,
+                            LoadFailure::Uncaught(msg) => Stop::Uncaught(msg),
+                        })?;
+                match self
+                    .apply_stream(&stream, value, out)
+                    .map_err(regex_error)?
+                {
                     Some(values) => values,
-                    None => return Ok(false),
+                    None => return Err(Stop::Reported),
                 }
             }
         };
@@ -458,14 +478,14 @@ impl<'o> Fail2banRegex<'o> {
                     RegexKind::Fail => self.filter.add_fail_regex(regex),
                     RegexKind::Ignore => self.filter.add_ignore_regex(regex),
                 };
-                added.map_err(|e| e.to_string())?;
+                added.map_err(|e| regex_error(e.to_string()))?;
             }
             match kind {
                 RegexKind::Fail => self.failregex = stats,
                 RegexKind::Ignore => self.ignoreregex = stats,
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     /// The part of `readRegex` that walks the filter's command stream: prefregex, maxlines and datepattern
@@ -591,18 +611,88 @@ impl<'o> Fail2banRegex<'o> {
             text.push_str(&format!("[processed in {elapsed:.2} sec]\n"));
         }
         text.push('\n');
+        let items = |line: &str, kind: LineKind| self.debuggex_items(line, kind);
+        let debuggex: Option<report::DebuggexItems<'_>> = if self.opts.debuggex {
+            Some(&items)
+        } else {
+            None
+        };
         if self.opts.print_all_matched {
-            report::print_lines(&mut text, &self.stats, LineKind::Matched, &self.policy);
+            report::print_lines(
+                &mut text,
+                &self.stats,
+                LineKind::Matched,
+                &self.policy,
+                debuggex,
+            );
         }
         if !self.opts.print_no_ignored {
-            report::print_lines(&mut text, &self.stats, LineKind::Ignored, &self.policy);
+            report::print_lines(
+                &mut text,
+                &self.stats,
+                LineKind::Ignored,
+                &self.policy,
+                debuggex,
+            );
         }
         if !self.opts.print_no_missed {
-            report::print_lines(&mut text, &self.stats, LineKind::Missed, &self.policy);
+            report::print_lines(
+                &mut text,
+                &self.stats,
+                LineKind::Missed,
+                &self.policy,
+                debuggex,
+            );
         }
         // `output()` adds a newline after each piece; the pieces above already end with one.
         out.always(text.strip_suffix('\n').unwrap_or(&text));
     }
+}
+
+impl Fail2banRegex<'_> {
+    /// `-D`: `line | regex |  https://www.debuggex.com/?re=...&str=...&flavor=python[&flags=m]` for each
+    /// failregex (matched/missed lines) or ignoreregex (ignored lines), as `printLines` builds them.
+    fn debuggex_items(&self, line: &str, kind: LineKind) -> Vec<String> {
+        let regexes = match kind {
+            LineKind::Ignored => &self.ignoreregex,
+            LineKind::Matched | LineKind::Missed => &self.failregex,
+        };
+        // `debuggexURL(..., useDns=opts.usedns)`: without --usedns that is None, which resolves like "yes".
+        let use_dns = self.opts.usedns.as_deref().unwrap_or("yes");
+        let encoding = Encoding::lookup(&self.opts.encoding).unwrap_or(Encoding::Utf8);
+        let sample = report::quote_plus(&encoding.encode_ignore(line));
+        let flags = if self.filter.max_lines() > 1 {
+            "&flags=m"
+        } else {
+            ""
+        };
+        regexes
+            .iter()
+            .map(|r| {
+                let resolved = crate::matcher::tags::resolve_tags(&r.regex, use_dns);
+                format!(
+                    "{line} | {} |  https://www.debuggex.com/?re={}&str={sample}&flavor=python{flags}",
+                    r.regex,
+                    report::quote_plus(resolved.as_bytes())
+                )
+            })
+            .collect()
+    }
+}
+
+/// Why a run stops early.
+#[derive(Debug)]
+enum Stop {
+    /// The message was printed; `start` returns False (exit 255).
+    Reported,
+    /// The reference dies with an uncaught exception (traceback on stderr, exit 1).
+    Uncaught(String),
+    /// A RegexException: `start` prints `ERROR: <msg>` and returns False.
+    Regex(String),
+}
+
+fn regex_error(msg: String) -> Stop {
+    Stop::Regex(msg)
 }
 
 fn push_regex(collected: &mut Vec<(RegexKind, Vec<String>)>, kind: RegexKind, regex: String) {
@@ -646,9 +736,9 @@ fn io_error_text(e: &std::io::Error, path: &str) -> String {
     }
 }
 
-/// `time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(t))`.
-fn local_time(t: f64) -> String {
-    let secs = t.floor() as i64;
+/// `time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(t))`; `time.localtime(None)` is the current time.
+fn local_time(t: Option<f64>) -> String {
+    let secs = t.unwrap_or_else(now).floor() as i64;
     match jiff::Timestamp::from_second(secs) {
         Ok(ts) => ts
             .to_zoned(jiff::tz::TimeZone::system())
@@ -732,6 +822,76 @@ mod tests {
         assert_eq!(
             io_error_text(&e, "/x"),
             "[Errno 13] Permission denied: '/x'"
+        );
+    }
+
+    fn run_captured(opts: &Options, args: &[&str]) -> (i32, String) {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let mut buf = Vec::new();
+        let code = {
+            let mut out = Output::new(&mut buf, opts.out.is_some());
+            let code = run(opts, &args, &mut out);
+            out.flush();
+            code
+        };
+        (code, String::from_utf8_lossy(&buf).into_owned())
+    }
+
+    const LOG: &str = "Nov 24 00:57:52 h sshd[1]: Failed for bob from 192.0.2.1\nNov 24 00:57:53 h sshd[1]: noise";
+
+    #[test]
+    fn report_for_a_string_log() {
+        let (code, text) = run_captured(
+            &Options::default(),
+            &[LOG, "Failed for <F-USER>\\S+</F-USER> from <HOST>$"],
+        );
+        assert_eq!(code, 0);
+        assert!(
+            text.starts_with(
+                "Use   failregex line : Failed for <F-USER>\\S+</F-USER> from <HOST>$\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("Use      multi line : 2 line(s)\n|  1: Nov 24 00:57:52 h sshd[1]: Failed for bob from 192...\n"));
+        assert!(text.contains(
+            "\nFailregex: 1 total\n|-  #) [# of hits] regular expression\n|   1) [1] Failed for"
+        ));
+        assert!(text.contains("\nLines: 2 lines, 0 ignored, 1 matched, 1 missed\n[processed in "));
+        assert!(
+            text.ends_with("|- Missed line(s):\n|  Nov 24 00:57:53 h sshd[1]: noise\n`-\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn out_forms_print_only_failures() {
+        let opts = Options {
+            out: Some("<ip> <F-USER>".into()),
+            ..Options::default()
+        };
+        let (code, text) = run_captured(
+            &opts,
+            &[LOG, "Failed for <F-USER>\\S+</F-USER> from <HOST>$"],
+        );
+        assert_eq!((code, text.as_str()), (0, "192.0.2.1 bob\n"));
+    }
+
+    #[test]
+    fn errors_stop_with_the_reference_codes() {
+        let (code, text) = run_captured(&Options::default(), &[LOG, "no id group here"]);
+        assert_eq!(code, 255);
+        assert!(
+            text.contains("ERROR: No failure-id group in 'no id group here'"),
+            "{text}"
+        );
+        let opts = Options {
+            maxlines: -1,
+            ..Options::default()
+        };
+        let (code, text) = run_captured(&opts, &[LOG, "<HOST>"]);
+        assert_eq!(
+            (code, text.as_str()),
+            (255, "ERROR: maxlines must be integer greater than zero\n")
         );
     }
 

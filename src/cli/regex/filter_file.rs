@@ -198,8 +198,17 @@ fn lookup_of(file: &FilterFile, config: &str) -> Lookup {
     }
 }
 
-/// Reads the filter and returns its command stream, printing what `readRegex` prints on the way
-/// (`None` after an error message).
+/// Why a filter could not be loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadFailure {
+    /// The error message was printed as the reference prints it (`readRegex` returns False: exit 255).
+    Reported,
+    /// The reference dies with an uncaught exception here (a traceback on stderr, exit 1); the text is the
+    /// exception's message.
+    Uncaught(String),
+}
+
+/// Reads the filter and returns its command stream, printing what `readRegex` prints on the way.
 pub fn load<W: Write>(
     file: &FilterFile,
     value: &str,
@@ -207,7 +216,7 @@ pub fn load<W: Write>(
     config: &str,
     settings: &Settings,
     out: &mut Output<W>,
-) -> Option<Vec<Value>> {
+) -> Result<Vec<Value>, LoadFailure> {
     let lookup = lookup_of(file, config);
     match &lookup {
         Lookup::Standard { name, basedir } => {
@@ -242,7 +251,7 @@ fn read_stream<W: Write>(
     value: &str,
     settings: &Settings,
     out: &mut Output<W>,
-) -> Option<Vec<Value>> {
+) -> Result<Vec<Value>, LoadFailure> {
     let mut share = Share::new();
     // fail2ban-regex logs at level CRITICAL by default, so the reader's warnings are not shown.
     let mut diags = Diagnostics::default();
@@ -259,12 +268,12 @@ fn read_stream<W: Write>(
         Ok(Some(reader)) => reader,
         Ok(None) => {
             out.always(&format!("ERROR: failed to load filter {value}"));
-            return None;
+            return Err(LoadFailure::Reported);
         }
         Err(e) => {
             out.always(&format!("Wrong config file: {e}"));
             out.always(&format!("ERROR: failed to load filter {value}"));
-            return None;
+            return Err(LoadFailure::Reported);
         }
     };
     reader.apply_auto_options(settings.backend);
@@ -274,14 +283,8 @@ fn read_stream<W: Write>(
         }
         reader.convert(&mut diags)
     });
-    match stream {
-        Ok(stream) => Some(stream),
-        Err(e) => {
-            // An uncaught exception (traceback, exit 1) in the reference; a clear message here.
-            out.always(&format!("ERROR: {e}"));
-            None
-        }
-    }
+    // getOptions/convert run outside the reference's try block: their errors are uncaught exceptions.
+    stream.map_err(|e| LoadFailure::Uncaught(e.to_string()))
 }
 
 /// `_dumpRealOptions`: `logtype`, `datepattern` and the options given in `name[...]`, as the filter sees them.

@@ -529,9 +529,9 @@ fn hyphen_chunks(word: &str) -> Vec<&str> {
     let letter = |i: usize| chars.get(i).is_some_and(|&(_, c)| c.is_alphabetic());
     let mut chunks = Vec::new();
     let mut start = 0;
-    for i in 2..chars.len() {
-        if chars[i].1 == '-' && letter(i - 1) && letter(i - 2) && letter(i + 1) {
-            let end = chars[i].0 + 1;
+    for (i, &(at, c)) in chars.iter().enumerate().skip(2) {
+        if c == '-' && letter(i - 1) && letter(i - 2) && letter(i + 1) {
+            let end = at + 1;
             chunks.push(&word[start..end]);
             start = end;
         }

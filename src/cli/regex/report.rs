@@ -63,6 +63,8 @@ pub struct ListingPolicy {
     pub print_all_ignored: bool,
     pub print_no_missed: bool,
     pub print_no_ignored: bool,
+    /// `-D`: keep the lines as `testRegex` returned them too, for the debuggex.com URLs.
+    pub debuggex: bool,
 }
 
 impl ListingPolicy {
@@ -85,6 +87,10 @@ pub struct LineStats {
     pub matched_lines: Vec<String>,
     pub missed_lines: Vec<String>,
     pub ignored_lines: Vec<String>,
+    /// The `*_lines_timeextracted` lists of `-D` (the line as `testRegex` returned it).
+    pub matched_te: Vec<String>,
+    pub missed_te: Vec<String>,
+    pub ignored_te: Vec<String>,
 }
 
 impl LineStats {
@@ -96,47 +102,69 @@ impl LineStats {
         )
     }
 
-    /// Counts one tested line and keeps it if it can be printed (`Fail2banRegex.process`).
-    pub fn record(&mut self, kind: LineKind, line: &str, policy: &ListingPolicy) {
-        match kind {
+    /// Counts one tested line and keeps it if it can be printed (`Fail2banRegex.process`). `te` is the line
+    /// as `testRegex` returned it (kept for `-D` only).
+    pub fn record(&mut self, kind: LineKind, line: &str, te: &str, policy: &ListingPolicy) {
+        let keep = match kind {
             LineKind::Ignored => {
                 self.ignored += 1;
-                if !policy.print_no_ignored
+                !policy.print_no_ignored
                     && (policy.print_all_ignored || self.ignored <= policy.limit + 1)
-                {
-                    self.ignored_lines.push(line.to_string());
-                }
             }
             LineKind::Matched => {
                 self.matched += 1;
-                if policy.print_all_matched {
-                    self.matched_lines.push(line.to_string());
-                }
+                policy.print_all_matched
             }
             LineKind::Missed => {
                 self.missed += 1;
-                if !policy.print_no_missed
+                !policy.print_no_missed
                     && (policy.print_all_missed || self.missed <= policy.limit + 1)
-                {
-                    self.missed_lines.push(line.to_string());
-                }
+            }
+        };
+        if keep {
+            let (lines, te_lines) = match kind {
+                LineKind::Ignored => (&mut self.ignored_lines, &mut self.ignored_te),
+                LineKind::Matched => (&mut self.matched_lines, &mut self.matched_te),
+                LineKind::Missed => (&mut self.missed_lines, &mut self.missed_te),
+            };
+            lines.push(line.to_string());
+            if policy.debuggex {
+                te_lines.push(te.to_string());
             }
         }
         self.tested += 1;
     }
 
     /// A line counted as missed earlier became part of a multi-line match (`testRegex`, maxlines > 1): drop
-    /// the first kept missed line equal to it and move one count from missed to matched.
-    pub fn missed_became_matched(&mut self, line: &str, policy: &ListingPolicy) {
-        if let Some(pos) = self.missed_lines.iter().position(|l| l == line) {
+    /// the first kept missed line equal to it and move one count from missed to matched. `joined` is the
+    /// whole buffered line, `stripped` the line without its date. With `-D --print-all-matched` the reference
+    /// collects `pre + post` for the current line's text instead of listing the line; that is returned.
+    pub fn missed_became_matched(
+        &mut self,
+        joined: &str,
+        stripped: &str,
+        policy: &ListingPolicy,
+    ) -> Option<String> {
+        if let Some(pos) = self.missed_lines.iter().position(|l| l == joined) {
             self.missed_lines.remove(pos);
+            if policy.debuggex {
+                if let Some(pos) = self.missed_te.iter().position(|l| l == stripped) {
+                    self.missed_te.remove(pos);
+                }
+            }
         }
-        if policy.print_all_matched {
-            self.matched_lines.push(line.to_string());
-        }
+        let collected = if !policy.print_all_matched {
+            None
+        } else if policy.debuggex {
+            Some(stripped.to_string())
+        } else {
+            self.matched_lines.push(joined.to_string());
+            None
+        };
         self.matched += 1;
         // Python lets this go negative when the buffered line was counted as ignored; usize saturates.
         self.missed = self.missed.saturating_sub(1);
+        collected
     }
 
     fn count(&self, kind: LineKind) -> usize {
@@ -147,11 +175,14 @@ impl LineStats {
         }
     }
 
-    fn lines(&self, kind: LineKind) -> &[String] {
-        match kind {
-            LineKind::Matched => &self.matched_lines,
-            LineKind::Ignored => &self.ignored_lines,
-            LineKind::Missed => &self.missed_lines,
+    fn lines(&self, kind: LineKind, debuggex: bool) -> &[String] {
+        match (kind, debuggex) {
+            (LineKind::Matched, false) => &self.matched_lines,
+            (LineKind::Ignored, false) => &self.ignored_lines,
+            (LineKind::Missed, false) => &self.missed_lines,
+            (LineKind::Matched, true) => &self.matched_te,
+            (LineKind::Ignored, true) => &self.ignored_te,
+            (LineKind::Missed, true) => &self.missed_te,
         }
     }
 }
@@ -170,8 +201,17 @@ pub fn pprint_list(out: &mut String, items: &[String], header: Option<&str>) {
     out.push_str("`-\n");
 }
 
-/// `printLines(ltype)` (without debuggex URLs).
-pub fn print_lines(out: &mut String, stats: &LineStats, kind: LineKind, policy: &ListingPolicy) {
+/// Builds the `-D` items of one listed line: `line | regex |  url` for each regex of the listing.
+pub type DebuggexItems<'a> = &'a dyn Fn(&str, LineKind) -> Vec<String>;
+
+/// `printLines(ltype)`. With `-D`, `debuggex` gives the items of each line.
+pub fn print_lines(
+    out: &mut String,
+    stats: &LineStats,
+    kind: LineKind,
+    policy: &ListingPolicy,
+    debuggex: Option<DebuggexItems<'_>>,
+) {
     let count = stats.count(kind);
     if count == 0 {
         return;
@@ -179,11 +219,12 @@ pub fn print_lines(out: &mut String, stats: &LineStats, kind: LineKind, policy: 
     let name = kind.name();
     let header = format!("{}{} line(s):", name[..1].to_uppercase(), &name[1..]);
     if count < policy.limit || policy.print_all(kind) {
-        let items: Vec<String> = stats
-            .lines(kind)
-            .iter()
-            .map(|l| py_rstrip(l).to_string())
-            .collect();
+        let lines = stats.lines(kind, debuggex.is_some());
+        let items: Vec<String> = match debuggex {
+            Some(items_of) => lines.iter().flat_map(|l| items_of(l, kind)).collect(),
+            None => lines.to_vec(),
+        };
+        let items: Vec<String> = items.iter().map(|l| py_rstrip(l).to_string()).collect();
         pprint_list(out, &items, Some(&header));
     } else {
         let _ = writeln!(
@@ -193,14 +234,32 @@ pub fn print_lines(out: &mut String, stats: &LineStats, kind: LineKind, policy: 
     }
 }
 
+/// Python's `urllib.parse.quote_plus` of UTF-8 (or already encoded) bytes: unreserved characters stay,
+/// space becomes `+`, everything else `%XX`.
+pub fn quote_plus(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for &b in bytes {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            _ => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
+}
+
 /// `print_failregexes(title, regexes)`: the hit list of the fail- or ignoreregexes. `local_time` formats a
-/// hit's time as `time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(t))` for `-v`.
+/// hit's time as `time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(t))` for `-v` (`None` = now).
 pub fn print_regexes(
     out: &mut String,
     title: &str,
     regexes: &[RegexStat],
     verbose: bool,
-    local_time: &dyn Fn(f64) -> String,
+    local_time: &dyn Fn(Option<f64>) -> String,
 ) -> usize {
     let mut total = 0;
     let mut items = Vec::new();
@@ -211,7 +270,7 @@ pub fn print_regexes(
         }
         if verbose {
             for hit in &stat.found {
-                let when = hit.time.map(local_time).unwrap_or_default();
+                let when = local_time(hit.time);
                 let multiple = if hit.multiple {
                     " (multiple regex matched)"
                 } else {
@@ -254,14 +313,14 @@ mod tests {
         let p = policy(2);
         let mut s = LineStats::default();
         for n in 0..10 {
-            s.record(LineKind::Missed, &format!("l{n}"), &p);
+            s.record(LineKind::Missed, &format!("l{n}"), "", &p);
         }
-        s.record(LineKind::Matched, "m", &p);
+        s.record(LineKind::Matched, "m", "", &p);
         assert_eq!(s.missed_lines, vec!["l0", "l1", "l2"]);
         assert!(s.matched_lines.is_empty());
         assert_eq!(s.summary(), "11 lines, 0 ignored, 1 matched, 10 missed");
         let mut out = String::new();
-        print_lines(&mut out, &s, LineKind::Missed, &p);
+        print_lines(&mut out, &s, LineKind::Missed, &p, None);
         assert_eq!(
             out,
             "Missed line(s): too many to print.  Use --print-all-missed to print all 10 lines\n"
@@ -272,10 +331,10 @@ mod tests {
     fn prints_list_below_limit() {
         let p = policy(20);
         let mut s = LineStats::default();
-        s.record(LineKind::Ignored, "a  \x1c", &p);
-        s.record(LineKind::Ignored, "b", &p);
+        s.record(LineKind::Ignored, "a  \x1c", "", &p);
+        s.record(LineKind::Ignored, "b", "", &p);
         let mut out = String::new();
-        print_lines(&mut out, &s, LineKind::Ignored, &p);
+        print_lines(&mut out, &s, LineKind::Ignored, &p, None);
         assert_eq!(out, "|- Ignored line(s):\n|  a\n|  b\n`-\n");
     }
 
@@ -283,11 +342,19 @@ mod tests {
     fn multi_line_match_moves_counts() {
         let p = policy(20);
         let mut s = LineStats::default();
-        s.record(LineKind::Missed, "x", &p);
-        s.record(LineKind::Missed, "y", &p);
-        s.missed_became_matched("x", &p);
+        s.record(LineKind::Missed, "x", "", &p);
+        s.record(LineKind::Missed, "y", "", &p);
+        assert_eq!(s.missed_became_matched("x", "", &p), None);
         assert_eq!(s.missed_lines, vec!["y"]);
         assert_eq!((s.matched, s.missed, s.tested), (1, 1, 2));
+    }
+
+    #[test]
+    fn quote_plus_like_urllib() {
+        assert_eq!(
+            quote_plus("a b/<HOST>~é".as_bytes()),
+            "a+b%2F%3CHOST%3E~%C3%A9"
+        );
     }
 
     #[test]

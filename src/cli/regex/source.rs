@@ -53,6 +53,20 @@ impl Encoding {
     }
 }
 
+impl Encoding {
+    /// `line.encode(encoding, 'ignore')`: characters the encoding cannot represent are dropped.
+    pub fn encode_ignore(self, line: &str) -> Vec<u8> {
+        match self {
+            Encoding::Utf8 => line.as_bytes().to_vec(),
+            Encoding::Latin1 => line
+                .chars()
+                .filter_map(|c| u8::try_from(u32::from(c)).ok())
+                .collect(),
+            Encoding::Ascii => line.bytes().filter(u8::is_ascii).collect(),
+        }
+    }
+}
+
 /// Lines of a log file, decoded, without their line end (`FileContainer.readline` + `__next__`).
 pub struct FileLines {
     reader: BufReader<File>,

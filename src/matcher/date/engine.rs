@@ -86,6 +86,7 @@ pub struct Found {
     pub slots: [(u32, u32); SLOTS],
 }
 
+#[derive(Clone)]
 struct Relaxed {
     re: regex::Regex,
     locs: CaptureLocations,
@@ -99,6 +100,7 @@ struct Relaxed {
 }
 
 /// A compiled template regex.
+#[derive(Clone)]
 pub struct Engine {
     relaxed: Option<Relaxed>,
     full: fancy_regex::Regex,
@@ -124,15 +126,30 @@ const BOUND_END: &str = r"(?=\b|\W|$)";
 impl Engine {
     /// Compiles a template regex (Python syntax); `value_group` is the group of the epoch value.
     pub fn new(python: &str, value_group: usize) -> Result<Engine, DateError> {
+        if let Some(at) = late_global_flags(python) {
+            // Python 3.11 refuses these (re.error), at the template's first use.
+            return Err(DateError(format!(
+                "global flags not at the start of the expression at position {at} in {python:?}"
+            )));
+        }
         let full = fancy_regex::RegexBuilder::new(&translate(python))
             .backtrack_limit(1_000_000)
             .build()
             .map_err(|e| DateError(format!("Compile of date regex {python:?} failed: {e}")))?;
         let names: Vec<Option<&str>> = full.capture_names().collect();
         let full_fields = field_groups(names.iter().copied(), value_group);
-        let order = names.iter().filter_map(|n| n.and_then(Key::from_name)).collect();
+        let order = names
+            .iter()
+            .filter_map(|n| n.and_then(Key::from_name))
+            .collect();
         let relaxed = relax(python, value_group);
-        Ok(Engine { relaxed, full, full_fields, order, value_group })
+        Ok(Engine {
+            relaxed,
+            full,
+            full_fields,
+            order,
+            value_group,
+        })
     }
 
     /// The strptime keys of this regex in group order.
@@ -176,7 +193,11 @@ impl Engine {
         if self.value_group == 1 {
             slots[VALUE_SLOT] = (group1.0 as u32, group1.1 as u32);
         }
-        Some(Found { whole, group1, slots })
+        Some(Found {
+            whole,
+            group1,
+            slots,
+        })
     }
 }
 
@@ -195,7 +216,9 @@ impl Relaxed {
             return Relaxation::None;
         };
         let whole = (m.start(), m.end());
-        if (self.check_begin && !begin_ok(hay, whole.0)) || (self.check_end && !end_ok(hay, whole.1)) {
+        if (self.check_begin && !begin_ok(hay, whole.0))
+            || (self.check_end && !end_ok(hay, whole.1))
+        {
             return Relaxation::Rejected;
         }
         for &(a, b) in &self.seps {
@@ -211,7 +234,11 @@ impl Relaxed {
                 slots[slot] = (s as u32, e as u32);
             }
         }
-        Relaxation::Found(Found { whole, group1, slots })
+        Relaxation::Found(Found {
+            whole,
+            group1,
+            slots,
+        })
     }
 }
 
@@ -224,7 +251,9 @@ fn is_word(c: char) -> bool {
 fn begin_ok(hay: &str, at: usize) -> bool {
     let prev = hay[..at].chars().next_back();
     let next = hay[at..].chars().next();
-    at == 0 || prev.is_some_and(is_word) != next.is_some_and(is_word) || next.is_some_and(|c| !is_word(c))
+    at == 0
+        || prev.is_some_and(is_word) != next.is_some_and(is_word)
+        || next.is_some_and(|c| !is_word(c))
 }
 
 /// `(?=\b|\W|$)` at byte `at` of `hay` (the end of the searched text is the end of the string).
@@ -238,7 +267,10 @@ fn end_ok(hay: &str, at: usize) -> bool {
 }
 
 /// The (slot, group) pairs of the strptime fields, plus the value group.
-fn field_groups<'a>(names: impl Iterator<Item = Option<&'a str>>, value_group: usize) -> Vec<(usize, usize)> {
+fn field_groups<'a>(
+    names: impl Iterator<Item = Option<&'a str>>,
+    value_group: usize,
+) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for (g, name) in names.enumerate() {
         if let Some(k) = name.and_then(Key::from_name) {
@@ -286,7 +318,42 @@ fn relax(python: &str, value_group: usize) -> Option<Relaxed> {
         .collect::<Option<Vec<_>>>()?;
     let fields = field_groups(names.iter().copied(), value_group);
     let locs = re.capture_locations();
-    Some(Relaxed { re, locs, check_begin, check_end, seps, fields })
+    Some(Relaxed {
+        re,
+        locs,
+        check_begin,
+        check_end,
+        seps,
+        fields,
+    })
+}
+
+/// The char position of a `(?flags)` group that is not at the start (after other flag groups).
+fn late_global_flags(py: &str) -> Option<usize> {
+    let chars: Vec<char> = py.chars().collect();
+    let flag_group = |i: usize| {
+        let n = chars[i..].iter().skip(2).take_while(|c| c.is_ascii_alphabetic()).count();
+        (chars[i..].starts_with(&['(', '?']) && n > 0 && chars.get(i + 2 + n) == Some(&')')).then_some(n + 3)
+    };
+    let mut i = 0;
+    while i < chars.len() {
+        match flag_group(i) {
+            Some(len) => i += len,
+            None => break,
+        }
+    }
+    let mut in_class = false;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 1,
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '(' if !in_class && flag_group(i).is_some() => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Splits a leading `(?flags)` group off.
@@ -367,7 +434,10 @@ pub fn translate(py: &str) -> String {
             '}' => out.push_str(r"\}"),
             '(' if chars.get(i + 1) == Some(&'?') && chars.get(i + 2) == Some(&'(') => {
                 let name: String = chars[i + 3..].iter().take_while(|c| **c != ')').collect();
-                if !name.is_empty() && !name.chars().all(|c| c.is_ascii_digit()) && !name.starts_with('?') {
+                if !name.is_empty()
+                    && !name.chars().all(|c| c.is_ascii_digit())
+                    && !name.starts_with('?')
+                {
                     out.push_str(&format!("(?(<{name}>)"));
                     i += 3 + name.chars().count() + 1;
                     continue;
@@ -428,6 +498,9 @@ mod tests {
         assert!(e.search("at 2026-11/24 x", 0, 15).is_none());
         // Word boundary before: "x2026-11-24" has no date at 1, the exact engine decides.
         assert!(e.search("x2026-11-24", 0, 11).is_none());
-        assert_eq!(e.search("x2026-11-24 2026-11-25", 0, 22).unwrap().group1, (12, 22));
+        assert_eq!(
+            e.search("x2026-11-24 2026-11-25", 0, 22).unwrap().group1,
+            (12, 22)
+        );
     }
 }

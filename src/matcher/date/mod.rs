@@ -73,7 +73,13 @@ struct Entry {
 
 impl Entry {
     fn new(template: Template) -> Entry {
-        Entry { template, hits: 0, search_hits: 0, last_used: None, distance: 0x7fff_ffff }
+        Entry {
+            template,
+            hits: 0,
+            search_hits: 0,
+            last_used: None,
+            distance: 0x7fff_ffff,
+        }
     }
 
     /// `DateDetectorTemplate.weight`.
@@ -193,21 +199,41 @@ impl DateDetector {
 
     /// `appendTemplate(str)`.
     fn append_template(&mut self, pattern: &str) -> Result<(), DateError> {
-        let key = if pattern.contains('%') { pattern.to_string() } else { pattern.to_uppercase() };
+        let key = if pattern.contains('%') {
+            pattern.to_string()
+        } else {
+            pattern.to_uppercase()
+        };
         match key.as_str() {
             // `{DEFAULT}` adds nothing: its filter lambda returns None for every template (datedetector.py);
             // an otherwise empty list is then filled lazily.
             "{DEFAULT}" => Ok(()),
             "{^LN-BEG}" => {
                 let list = template::default_list(&self.env);
-                self.add_defaults(list.into_iter().filter(|t| t.flags & LINE_BEGIN != 0).collect())
+                self.add_defaults(
+                    list.into_iter()
+                        .filter(|t| t.flags & LINE_BEGIN != 0)
+                        .collect(),
+                )
             }
-            "{NONE}" => self.push(template::Template::from_pattern("{UNB}^", &self.env)?, false),
+            "{NONE}" => self.push(
+                template::Template::from_pattern("{UNB}^", &self.env)?,
+                false,
+            ),
             _ if key.contains("{DATE}") => {
                 let list = template::prematch_templates(pattern, &self.env)?;
                 self.add_defaults(list)
             }
-            _ => self.push(template::pattern_template(pattern, &key, &self.env)?, false),
+            _ => {
+                let mut t = template::pattern_template(pattern, &key, &self.env)?;
+                // fail2ban's process-wide template cache hands out the *same* object for a datepattern equal to
+                // a line-anchored default, and building the defaults sets that object's weight to 100
+                // (datedetector.py `_cacheTemplate`); the defaults are built in practically every process.
+                if template::default_list(&self.env).iter().any(|d| d.weight > 1.0 && d.name == t.name) {
+                    t.weight = 100.0;
+                }
+                self.push(t, false)
+            }
         }
     }
 
@@ -219,11 +245,18 @@ impl DateDetector {
 
     /// `_appendTemplate`.
     fn push(&mut self, template: Template, ignore_dup: bool) -> Result<(), DateError> {
-        if self.entries.iter().any(|e| e.template.name == template.name) {
+        if self
+            .entries
+            .iter()
+            .any(|e| e.template.name == template.name)
+        {
             if ignore_dup {
                 return Ok(());
             }
-            return Err(DateError(format!("There is already a template with name {}", template.name)));
+            return Err(DateError(format!(
+                "There is already a template with name {}",
+                template.name
+            )));
         }
         self.order.push(self.entries.len());
         self.entries.push(Entry::new(template));
@@ -275,7 +308,10 @@ impl DateDetector {
     /// `DateDetector.matchTime`: finds the date in a line, updates hits and the template order.
     pub fn match_time(&mut self, line: &str) -> Option<DateMatch> {
         self.fill_defaults();
-        let mut state = Search { found: None, ignore: None };
+        let mut state = Search {
+            found: None,
+            ignore: None,
+        };
         let mut winner = self.try_last(line, &mut state);
         if winner.is_none() {
             winner = self.scan(line, &mut state).or(state.found.take());
@@ -320,7 +356,9 @@ impl DateDetector {
                 continue;
             }
             let id = self.order[i];
-            let Some(hit) = self.search(id, line, 0, line.len()) else { continue };
+            let Some(hit) = self.search(id, line, 0, line.len()) else {
+                continue;
+            };
             let dist = char_of_byte(line, hit.whole.0);
             let e = &self.entries[id];
             if i + 1 >= n || e.template.anchored() {
@@ -365,11 +403,27 @@ impl DateDetector {
         // then has no date and the position is not remembered.
         let at = line[hit.whole.0..].chars().next()?;
         let end_pos = char_of_byte(line, hit.whole.1);
-        self.last_pos = Some(Edge { pos: dist, before: line[..hit.whole.0].chars().next_back(), at: Some(at) });
+        self.last_pos = Some(Edge {
+            pos: dist,
+            before: line[..hit.whole.0].chars().next_back(),
+            at: Some(at),
+        });
         // `line[endpos-1]` is the last char of the line when endpos is 0 (Python negative index).
-        let before_end = if hit.whole.1 == 0 { line.chars().next_back() } else { line[..hit.whole.1].chars().next_back() };
-        self.last_end = Some(Edge { pos: end_pos, before: before_end, at: line[hit.whole.1..].chars().next() });
-        let index = if i != 0 && Some(i) != self.last_index { self.reorder(i) } else { i };
+        let before_end = if hit.whole.1 == 0 {
+            line.chars().next_back()
+        } else {
+            line[..hit.whole.1].chars().next_back()
+        };
+        self.last_end = Some(Edge {
+            pos: end_pos,
+            before: before_end,
+            at: line[hit.whole.1..].chars().next(),
+        });
+        let index = if i != 0 && Some(i) != self.last_index {
+            self.reorder(i)
+        } else {
+            i
+        };
         self.last_index = Some(index);
         Some(DateMatch {
             start: hit.group1.0,
@@ -390,7 +444,11 @@ impl DateDetector {
             // A never used target (Python lastUsed 0) is always older than the wall clock - 300 s.
             weight > target.weight() || target.last_used.map_or(true, |t| untime > t)
         };
-        let mut pos = if self.first_unused < num { self.first_unused } else { num / 2 };
+        let mut pos = if self.first_unused < num {
+            self.first_unused
+        } else {
+            num / 2
+        };
         if !moveable(pos) {
             if pos == num - 1 {
                 return num;
@@ -402,7 +460,9 @@ impl DateDetector {
         }
         let id = self.order.remove(num);
         self.order.insert(pos, id);
-        while self.first_unused < self.order.len() && self.entries[self.order[self.first_unused]].hits > 0 {
+        while self.first_unused < self.order.len()
+            && self.entries[self.order[self.first_unused]].hits > 0
+        {
             self.first_unused += 1;
         }
         pos
@@ -414,19 +474,30 @@ impl DateDetector {
     }
 
     /// [`get_time`](Self::get_time) telling why there is no time (fail2ban treats the two errors differently).
-    pub fn parse_time(&self, line: &str, m: &DateMatch, ctx: &TimeContext) -> Result<f64, TimeError> {
+    pub fn parse_time(
+        &self,
+        line: &str,
+        m: &DateMatch,
+        ctx: &TimeContext,
+    ) -> Result<f64, TimeError> {
         let t = self.template(m.template).ok_or(TimeError::Invalid)?;
         match t.kind {
             Kind::Pattern => {
                 let default_tz = ctx.default_offset.map(|s| s / 60).or(self.default_tz);
-                let env = strptime::ParseEnv { now: ctx.now, default_tz, local: &self.local };
+                let env = strptime::ParseEnv {
+                    now: ctx.now,
+                    default_tz,
+                    local: &self.local,
+                };
                 strptime::group_dict_strptime(line, t.engine().order(), &m.slots, &env)
             }
             Kind::Epoch { long } => epoch_value(span_text(line, m.slots[VALUE_SLOT]), long),
             Kind::Tai64n => {
                 let text = &line[m.start..m.end];
                 let hex = text.get(2..17).ok_or(TimeError::Invalid)?;
-                i64::from_str_radix(hex, 16).map(|v| v as f64).map_err(|_| TimeError::Invalid)
+                i64::from_str_radix(hex, 16)
+                    .map(|v| v as f64)
+                    .map_err(|_| TimeError::Invalid)
             }
         }
     }
@@ -524,16 +595,29 @@ mod tests {
 
     fn time_of(dd: &mut DateDetector, line: &str) -> Option<(String, f64)> {
         let m = dd.match_time(line)?;
-        let t = dd.get_time(line, &m, &TimeContext { now: NOW, default_offset: None })?;
+        let t = dd.get_time(
+            line,
+            &m,
+            &TimeContext {
+                now: NOW,
+                default_offset: None,
+            },
+        )?;
         Some((line[m.start..m.end].to_string(), t))
     }
 
     #[test]
     fn syslog_and_iso() {
         let mut dd = utc_detector(None);
-        assert_eq!(time_of(&mut dd, "Nov 24 00:57:50 host sshd[1]: x"), Some(("Nov 24 00:57:50".into(), NOW - 2.0)));
+        assert_eq!(
+            time_of(&mut dd, "Nov 24 00:57:50 host sshd[1]: x"),
+            Some(("Nov 24 00:57:50".into(), NOW - 2.0))
+        );
         let iso = time_of(&mut dd, "2026-11-23T10:00:00.123+02:00 x").unwrap();
-        assert_eq!(iso, ("2026-11-23T10:00:00.123+02:00".into(), 1_795_420_800.0));
+        assert_eq!(
+            iso,
+            ("2026-11-23T10:00:00.123+02:00".into(), 1_795_420_800.0)
+        );
         // A future date without year is last year's.
         let (_, t) = time_of(&mut dd, "Dec 31 23:59:59 h x").unwrap();
         assert_eq!(t, 1_767_225_599.0);
@@ -545,18 +629,37 @@ mod tests {
         let mut dd = utc_detector(None);
         let line = "Feb 29 10:00:00 h x";
         let m = dd.match_time(line).unwrap();
-        assert_eq!(dd.get_time(line, &m, &TimeContext { now: NOW, default_offset: None }), None);
+        assert_eq!(
+            dd.get_time(
+                line,
+                &m,
+                &TimeContext {
+                    now: NOW,
+                    default_offset: None
+                }
+            ),
+            None
+        );
     }
 
     #[test]
     fn special_patterns() {
         let mut dd = utc_detector(Some("EPOCH"));
-        assert_eq!(time_of(&mut dd, "1795480000 x"), Some(("1795480000".into(), 1_795_480_000.0)));
+        assert_eq!(
+            time_of(&mut dd, "1795480000 x"),
+            Some(("1795480000".into(), 1_795_480_000.0))
+        );
         assert_eq!(dd.match_time("x 1795480000 y"), None);
         let mut dd = utc_detector(Some("LEPOCH"));
-        assert_eq!(time_of(&mut dd, "1795480000123 x").map(|t| t.1), Some(1_795_480_000.123));
+        assert_eq!(
+            time_of(&mut dd, "1795480000123 x").map(|t| t.1),
+            Some(1_795_480_000.123)
+        );
         let mut dd = utc_detector(Some("TAI64N"));
-        assert_eq!(time_of(&mut dd, "@400000006a2a3f3b00000000 x").map(|t| t.1), Some(f64::from(0x6a2a3f3b_u32) + 0.0));
+        assert_eq!(
+            time_of(&mut dd, "@400000006a2a3f3b00000000 x").map(|t| t.1),
+            Some(f64::from(0x6a2a3f3b_u32) + 0.0)
+        );
         let dd = utc_detector(Some("{^LN-BEG}"));
         assert_eq!(dd.templates().len(), 17);
         assert_eq!(dd.date_pattern().1, "Default Detectors");
@@ -566,11 +669,41 @@ mod tests {
         assert!(DateDetector::from_pattern_with("%q", env()).is_err());
     }
 
+    /// Speed of the hot path (run with `--release -- --ignored`): the remembered template at line start.
+    #[test]
+    #[ignore]
+    fn bench_hot_path() {
+        for line in ["Nov 24 00:57:52 host sshd[123]: Failed password for root from 192.0.2.1 port 22 ssh2",
+            "2026-11-24 00:57:52,123 fail2ban.filter [1]: INFO [sshd] Found 192.0.2.1",
+            "[Tue Nov 24 00:57:52.123 2026] [error] [client 192.0.2.1] user x not found"]
+        {
+            let mut dd = utc_detector(None);
+            let ctx = TimeContext { now: NOW, default_offset: None };
+            let m = dd.match_time(line).unwrap();
+            assert!(dd.get_time(line, &m, &ctx).is_some());
+            let n = 1_000_000;
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(dd.match_time(std::hint::black_box(line)));
+            }
+            let per_match = start.elapsed().as_nanos() / n;
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(dd.get_time(line, &m, &ctx));
+            }
+            let per_time = start.elapsed().as_nanos() / n;
+            eprintln!("{}: match_time {per_match} ns, get_time {per_time} ns ({line:.30})", dd.template(m.template).unwrap().name);
+        }
+    }
+
     #[test]
     fn logtimezone() {
         let mut dd = utc_detector(None);
         dd.set_default_tz(Some("UTC+0200")).unwrap();
-        assert_eq!(time_of(&mut dd, "2026-11-23 10:00:00 x").map(|t| t.1), Some(1_795_420_800.0));
+        assert_eq!(
+            time_of(&mut dd, "2026-11-23 10:00:00 x").map(|t| t.1),
+            Some(1_795_420_800.0)
+        );
         assert_eq!(
             dd.set_default_tz(Some("Mars/Base")).unwrap_err().0,
             "Unknown or unsupported time zone: 'Mars/Base'"

@@ -29,24 +29,83 @@ const TZ_STR: &[(f64, &[&str])] = &[
     (-8.0, &["U", "AKDT", "CIST", "HAY", "HNP", "PST", "PT"]),
     (-7.0, &["T", "HAP", "HNR", "MST", "PDT"]),
     (-6.0, &["S", "CST", "EAST", "GALT", "HAR", "HNC", "MDT"]),
-    (-5.0, &["R", "CDT", "COT", "EASST", "ECT", "EST", "ET", "HAC", "HNE", "PET"]),
-    (-4.0, &["Q", "AST", "BOT", "CLT", "COST", "EDT", "FKT", "GYT", "HAE", "HNA", "PYT"]),
-    (-3.0, &["P", "ADT", "ART", "BRT", "CLST", "FKST", "GFT", "HAA", "PMST", "PYST", "SRT", "UYT", "WGT"]),
+    (
+        -5.0,
+        &[
+            "R", "CDT", "COT", "EASST", "ECT", "EST", "ET", "HAC", "HNE", "PET",
+        ],
+    ),
+    (
+        -4.0,
+        &[
+            "Q", "AST", "BOT", "CLT", "COST", "EDT", "FKT", "GYT", "HAE", "HNA", "PYT",
+        ],
+    ),
+    (
+        -3.0,
+        &[
+            "P", "ADT", "ART", "BRT", "CLST", "FKST", "GFT", "HAA", "PMST", "PYST", "SRT", "UYT",
+            "WGT",
+        ],
+    ),
     (-2.0, &["O", "BRST", "FNT", "PMDT", "UYST", "WGST"]),
     (-1.0, &["N", "AZOT", "CVT", "EGT"]),
     (0.0, &["Z", "EGST", "GMT", "UTC", "WET", "WT"]),
     (1.0, &["A", "CET", "DFT", "WAT", "WEDT", "WEST"]),
     (2.0, &["B", "CAT", "CEDT", "CEST", "EET", "SAST", "WAST"]),
     (3.0, &["C", "EAT", "EEDT", "EEST", "IDT", "MSK"]),
-    (4.0, &["D", "AMT", "AZT", "GET", "GST", "KUYT", "MSD", "MUT", "RET", "SAMT", "SCT"]),
-    (5.0, &["E", "AMST", "AQTT", "AZST", "HMT", "MAWT", "MVT", "PKT", "TFT", "TJT", "TMT", "UZT", "YEKT"]),
-    (6.0, &["F", "ALMT", "BIOT", "BTT", "IOT", "KGT", "NOVT", "OMST", "YEKST"]),
-    (7.0, &["G", "CXT", "DAVT", "HOVT", "ICT", "KRAT", "NOVST", "OMSST", "THA", "WIB"]),
-    (8.0, &["H", "ACT", "AWST", "BDT", "BNT", "CAST", "HKT", "IRKT", "KRAST", "MYT", "PHT", "SGT", "ULAT", "WITA", "WST"]),
-    (9.0, &["I", "AWDT", "IRKST", "JST", "KST", "PWT", "TLT", "WDT", "WIT", "YAKT"]),
+    (
+        4.0,
+        &[
+            "D", "AMT", "AZT", "GET", "GST", "KUYT", "MSD", "MUT", "RET", "SAMT", "SCT",
+        ],
+    ),
+    (
+        5.0,
+        &[
+            "E", "AMST", "AQTT", "AZST", "HMT", "MAWT", "MVT", "PKT", "TFT", "TJT", "TMT", "UZT",
+            "YEKT",
+        ],
+    ),
+    (
+        6.0,
+        &[
+            "F", "ALMT", "BIOT", "BTT", "IOT", "KGT", "NOVT", "OMST", "YEKST",
+        ],
+    ),
+    (
+        7.0,
+        &[
+            "G", "CXT", "DAVT", "HOVT", "ICT", "KRAT", "NOVST", "OMSST", "THA", "WIB",
+        ],
+    ),
+    (
+        8.0,
+        &[
+            "H", "ACT", "AWST", "BDT", "BNT", "CAST", "HKT", "IRKT", "KRAST", "MYT", "PHT", "SGT",
+            "ULAT", "WITA", "WST",
+        ],
+    ),
+    (
+        9.0,
+        &[
+            "I", "AWDT", "IRKST", "JST", "KST", "PWT", "TLT", "WDT", "WIT", "YAKT",
+        ],
+    ),
     (10.0, &["K", "AEST", "ChST", "PGT", "VLAT", "YAKST", "YAPT"]),
-    (11.0, &["L", "AEDT", "LHDT", "MAGT", "NCT", "PONT", "SBT", "VLAST", "VUT"]),
-    (12.0, &["M", "ANAST", "ANAT", "FJT", "GILT", "MAGST", "MHT", "NZST", "PETST", "PETT", "TVT", "WFT"]),
+    (
+        11.0,
+        &[
+            "L", "AEDT", "LHDT", "MAGT", "NCT", "PONT", "SBT", "VLAST", "VUT",
+        ],
+    ),
+    (
+        12.0,
+        &[
+            "M", "ANAST", "ANAT", "FJT", "GILT", "MAGST", "MHT", "NZST", "PETST", "PETT", "TVT",
+            "WFT",
+        ],
+    ),
     (13.0, &["FJST", "NZDT"]),
     (11.5, &["NFT"]),
     (10.5, &["ACDT", "LHST"]),
@@ -81,7 +140,9 @@ fn split_zone(tz: &str) -> Option<(&str, &str)> {
         let rest = &tz[abbr_len..];
         let b = rest.as_bytes();
         let dig = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
-        let head = matches!(b.first(), Some(b'+' | b'-')) && matches!(b.get(1), Some(b'0' | b'1')) && dig(2);
+        let head = matches!(b.first(), Some(b'+' | b'-'))
+            && matches!(b.get(1), Some(b'0' | b'1'))
+            && dig(2);
         let mut lens = Vec::with_capacity(4);
         if head && b.get(3) == Some(&b':') && dig(4) && dig(5) {
             lens.push(6);
@@ -163,21 +224,42 @@ fn int(s: &str) -> Result<i32, TimeError> {
     s.trim().parse::<i32>().map_err(|_| TimeError::Invalid)
 }
 
-const MONTHS: [&str; 12] = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 const MONTHS_FULL: [&str; 12] = [
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-    "november", "december",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 ];
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-const DAYS_FULL: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const DAYS_FULL: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
 
+/// `list.index(val.lower())`: a `ValueError` (no time) if absent. The regex matched one of these names
+/// case-insensitively; only non-ASCII case folds (`ſ` for `s`) are absent, as in Python.
 fn index_of(names: &[&str], v: &str) -> Result<i32, TimeError> {
-    let lower = v.to_lowercase();
     names
         .iter()
-        .position(|n| *n == lower)
+        .position(|n| v.is_ascii() && n.eq_ignore_ascii_case(v))
         .map(|i| i as i32)
-        .ok_or_else(|| TimeError::Failed(format!("ValueError: {v:?} is not in list")))
+        .ok_or(TimeError::Invalid)
 }
 
 fn collect(line: &str, order: &[Key], slots: &[(u32, u32); SLOTS]) -> Result<Fields, TimeError> {
@@ -197,7 +279,9 @@ fn collect(line: &str, order: &[Key], slots: &[(u32, u32); SLOTS]) -> Result<Fie
             Key::b => f.month = Some(index_of(&MONTHS, val)? + 1),
             Key::d => f.day = Some(int(val)?),
             Key::H => f.hour = int(val)?,
-            Key::I => f.hour = twelve_hour(int(val)?, order.contains(&Key::p).then(|| get(Key::p)))?,
+            Key::I => {
+                f.hour = twelve_hour(int(val)?, order.contains(&Key::p).then(|| get(Key::p)))?
+            }
             Key::M => f.minute = int(val)?,
             Key::S => f.second = int(val)?,
             Key::A => f.weekday = Some(index_of(&DAYS_FULL, val)?),
@@ -210,7 +294,11 @@ fn collect(line: &str, order: &[Key], slots: &[(u32, u32); SLOTS]) -> Result<Fie
             Key::U => f.week = Some((int(val)?, false)),
             Key::W => f.week = Some((int(val)?, true)),
             Key::z | Key::Z => {
-                f.tzoffset = Some(if matches!(val, "Z" | "UTC" | "GMT") { 0 } else { zone_offset(val)? })
+                f.tzoffset = Some(if matches!(val, "Z" | "UTC" | "GMT") {
+                    0
+                } else {
+                    zone_offset(val)?
+                })
             }
             Key::p | Key::f => {}
         }
@@ -222,19 +310,31 @@ fn collect(line: &str, order: &[Key], slots: &[(u32, u32); SLOTS]) -> Result<Fie
 /// (Python then calls `None.lower()` and fails).
 fn twelve_hour(hour: i32, p_group: Option<Option<&str>>) -> Result<i32, TimeError> {
     let ampm = match p_group {
-        None => String::new(),
-        Some(None) => return Err(TimeError::Failed("AttributeError: 'NoneType' object has no attribute 'lower'".into())),
-        Some(Some(p)) => p.to_lowercase(),
+        None => "",
+        Some(None) => {
+            return Err(TimeError::Failed(
+                "AttributeError: 'NoneType' object has no attribute 'lower'".into(),
+            ))
+        }
+        Some(Some(p)) => p,
     };
-    Ok(match ampm.as_str() {
-        "" | "am" if hour == 12 => 0,
-        "pm" if hour != 12 => hour + 12,
-        _ => hour,
+    let am = ampm.is_empty() || ampm.eq_ignore_ascii_case("am");
+    Ok(if am && hour == 12 {
+        0
+    } else if ampm.eq_ignore_ascii_case("pm") && hour != 12 {
+        hour + 12
+    } else {
+        hour
     })
 }
 
 /// `_strptime._calc_julian_from_U_or_W`.
-fn julian_from_week(year: i32, week: i32, weekday: i32, starts_monday: bool) -> Result<i32, TimeError> {
+fn julian_from_week(
+    year: i32,
+    week: i32,
+    weekday: i32,
+    starts_monday: bool,
+) -> Result<i32, TimeError> {
     let jan1 = jiff::civil::Date::new(year as i16, 1, 1).map_err(|_| TimeError::Invalid)?;
     let mut first = jan1.weekday().to_monday_zero_offset() as i32;
     let mut day = weekday;
@@ -243,7 +343,11 @@ fn julian_from_week(year: i32, week: i32, weekday: i32, starts_monday: bool) -> 
         day = (day + 1) % 7;
     }
     let week0 = (7 - first) % 7;
-    Ok(if week == 0 { 1 + day - first } else { 1 + week0 + 7 * (week - 1) + day })
+    Ok(if week == 0 {
+        1 + day - first
+    } else {
+        1 + week0 + 7 * (week - 1) + day
+    })
 }
 
 fn civil(y: i32, mo: i32, d: i32, h: i32, mi: i32, s: i32) -> Result<DateTime, TimeError> {
@@ -251,11 +355,21 @@ fn civil(y: i32, mo: i32, d: i32, h: i32, mi: i32, s: i32) -> Result<DateTime, T
     if !(1..=9999).contains(&y) {
         return Err(TimeError::Invalid);
     }
-    DateTime::new(y as i16, small(mo)?, small(d)?, small(h)?, small(mi)?, small(s)?, 0).map_err(|_| TimeError::Invalid)
+    DateTime::new(
+        y as i16,
+        small(mo)?,
+        small(d)?,
+        small(h)?,
+        small(mi)?,
+        small(s)?,
+        0,
+    )
+    .map_err(|_| TimeError::Invalid)
 }
 
 fn shift(dt: DateTime, span: Span) -> Result<DateTime, TimeError> {
-    dt.checked_add(span).map_err(|_| TimeError::Failed("OverflowError: date value out of range".into()))
+    dt.checked_add(span)
+        .map_err(|_| TimeError::Failed("OverflowError: date value out of range".into()))
 }
 
 /// `datetime.fromtimestamp(now)`: local naive time, rounded to microseconds as Python does.
@@ -284,7 +398,9 @@ pub fn group_dict_strptime(
         }
         if let Some(j) = f.julian {
             let jan1 = civil(year, 1, 1, 0, 0, 0)?.date();
-            let date = jan1.checked_add((j - 1).days()).map_err(|_| TimeError::Invalid)?;
+            let date = jan1
+                .checked_add((j - 1).days())
+                .map_err(|_| TimeError::Invalid)?;
             f.year = Some(date.year() as i32);
             f.month = Some(date.month() as i32);
             f.day = Some(date.day() as i32);
@@ -308,7 +424,14 @@ pub fn group_dict_strptime(
     }
     if assume_year && result > shift(now, 1.days())? {
         // `date_result.replace(year=year-1, month=month, day=day)`: the parsed month and day come back.
-        result = civil(year - 1, month, day, result.hour() as i32, result.minute() as i32, result.second() as i32)?;
+        result = civil(
+            year - 1,
+            month,
+            day,
+            result.hour() as i32,
+            result.minute() as i32,
+            result.second() as i32,
+        )?;
     }
     let ts = match tzoffset {
         Some(_) => result.to_zoned(TimeZone::UTC),

@@ -7,7 +7,8 @@ use super::engine::{Engine, Found};
 use super::timere::{expand, has_alpha_code, TimeReEnv};
 use super::DateError;
 use fancy_regex::Regex as Fancy;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 /// Template flags (`DateTemplate.LINE_BEGIN` etc.).
 pub const LINE_BEGIN: u8 = 8;
@@ -35,7 +36,7 @@ enum WordBegin {
 }
 
 /// One date template.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Template {
     /// The name fail2ban prints (`{^LN-BEG}ExYear(?P<_sep>[-/.])Month...`).
     pub name: String,
@@ -149,11 +150,32 @@ fn del_word_bounds(regex: &str) -> String {
 }
 
 impl Template {
-    fn build(name: String, pattern: Option<String>, regex: String, flags: u8, kind: Kind) -> Result<Template, DateError> {
-        let value_group = if matches!(kind, Kind::Epoch { .. }) && pattern_epoch(&name) { 2 } else { 1 };
-        let engine = Engine::new(&regex, value_group)
-            .map_err(|e| DateError(format!("Compile {name:?} failed, expression {regex:?}: {e}")))?;
-        Ok(Template { name, pattern, regex, flags, weight: 1.0, kind, engine })
+    fn build(
+        name: String,
+        pattern: Option<String>,
+        regex: String,
+        flags: u8,
+        kind: Kind,
+    ) -> Result<Template, DateError> {
+        let value_group = if matches!(kind, Kind::Epoch { .. }) && pattern_epoch(&name) {
+            2
+        } else {
+            1
+        };
+        let engine = Engine::new(&regex, value_group).map_err(|e| {
+            DateError(format!(
+                "Compile {name:?} failed, expression {regex:?}: {e}"
+            ))
+        })?;
+        Ok(Template {
+            name,
+            pattern,
+            regex,
+            flags,
+            weight: 1.0,
+            kind,
+            engine,
+        })
     }
 
     /// `DatePatternRegex(pattern)`.
@@ -171,7 +193,8 @@ impl Template {
                 begin = WordBegin::Start;
             }
         }
-        let (mut regex, mut name) = expand(body, env).map_err(|e| DateError(e.0.replace(body, pattern)))?;
+        let (mut regex, mut name) =
+            expand(body, env).map_err(|e| DateError(e.0.replace(body, pattern)))?;
         if has_alpha_code(body) {
             regex.insert_str(0, "(?iu)");
         }
@@ -180,15 +203,25 @@ impl Template {
     }
 
     /// `DateEpoch(lineBeginOnly, pattern, longFrm)`.
-    pub fn epoch(line_begin_only: bool, pattern: Option<&str>, long: bool) -> Result<Template, DateError> {
-        let epoch_re = if long { r"\d{10,11}(?:\d{3}(?:\.\d{1,6}|\d{3})?)?" } else { r"\d{10,11}\b(?:\.\d{3,6})?" };
+    pub fn epoch(
+        line_begin_only: bool,
+        pattern: Option<&str>,
+        long: bool,
+    ) -> Result<Template, DateError> {
+        let epoch_re = if long {
+            r"\d{10,11}(?:\d{3}(?:\.\d{1,6}|\d{3})?)?"
+        } else {
+            r"\d{10,11}\b(?:\.\d{3,6})?"
+        };
         let mut name = match (pattern, long) {
             (Some(p), _) => p.to_string(),
             (None, true) => "LongEpoch".to_string(),
             (None, false) => "Epoch".to_string(),
         };
         let (regex, flags) = if let Some(p) = pattern {
-            let inner = helpers().epoch.replace_all(p, |_: &fancy_regex::Captures| format!("({epoch_re})"));
+            let inner = helpers()
+                .epoch
+                .replace_all(p, |_: &fancy_regex::Captures| format!("({epoch_re})"));
             set_regex(&mut name, &format!("({inner})"), WordBegin::Yes, true)
         } else if !line_begin_only {
             let re = format!(
@@ -206,7 +239,11 @@ impl Template {
     /// `DateTai64n(wordBegin)`.
     pub fn tai64n(line_begin: bool) -> Result<Template, DateError> {
         let mut name = "TAI64N".to_string();
-        let begin = if line_begin { WordBegin::Start } else { WordBegin::No };
+        let begin = if line_begin {
+            WordBegin::Start
+        } else {
+            WordBegin::No
+        };
         let (regex, flags) = set_regex(&mut name, "@[0-9a-f]{24}", begin, true);
         Template::build(name, None, regex, flags, Kind::Tai64n)
     }
@@ -266,15 +303,44 @@ pub const DEFAULT_PATTERNS: [&str; 17] = [
     r"TAI64N",
 ];
 
+/// Compiled templates by (pattern, key, `%ExY`), like fail2ban's `DD_patternCache` (which also holds at most
+/// 1000). Compiling is the slow part of building a detector; a template is cloned out of the cache.
+type Cache = Mutex<HashMap<(String, String, String), Template>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
 /// `datedetector._getPatternTemplate(pattern, key)`: the special names, else a `DatePatternRegex`.
 pub fn pattern_template(pattern: &str, key: &str, env: &TimeReEnv) -> Result<Template, DateError> {
+    let k = (pattern.to_string(), key.to_string(), env.ex_year.clone());
+    // A poisoned lock only means another thread panicked while inserting: build without the cache then.
+    if let Some(t) = cache().lock().ok().and_then(|c| c.get(&k).cloned()) {
+        return Ok(t);
+    }
+    let t = build_pattern_template(pattern, key, env)?;
+    if let Ok(mut c) = cache().lock() {
+        if c.len() >= 1000 {
+            c.clear();
+        }
+        c.insert(k, t.clone());
+    }
+    Ok(t)
+}
+
+fn build_pattern_template(pattern: &str, key: &str, env: &TimeReEnv) -> Result<Template, DateError> {
     if key.contains("EPOCH") {
         if found(&helpers().epoch, pattern) {
             return Template::epoch(false, Some(pattern), key.contains("LEPOCH"));
         }
         match key {
-            "EPOCH" | "{^LN-BEG}EPOCH" | "^EPOCH" => return Template::epoch(key != "EPOCH", None, false),
-            "LEPOCH" | "{^LN-BEG}LEPOCH" | "^LEPOCH" => return Template::epoch(key != "LEPOCH", None, true),
+            "EPOCH" | "{^LN-BEG}EPOCH" | "^EPOCH" => {
+                return Template::epoch(key != "EPOCH", None, false)
+            }
+            "LEPOCH" | "{^LN-BEG}LEPOCH" | "^LEPOCH" => {
+                return Template::epoch(key != "LEPOCH", None, true)
+            }
             _ => {}
         }
     }
@@ -286,7 +352,11 @@ pub fn pattern_template(pattern: &str, key: &str, env: &TimeReEnv) -> Result<Tem
 
 /// `_getPatternTemplate(pattern)`: the key is the pattern, upper-cased when it has no `%`.
 pub fn template_for(pattern: &str, env: &TimeReEnv) -> Result<Template, DateError> {
-    let key = if pattern.contains('%') { pattern.to_string() } else { pattern.to_uppercase() };
+    let key = if pattern.contains('%') {
+        pattern.to_string()
+    } else {
+        pattern.to_uppercase()
+    };
     pattern_template(pattern, &key, env)
 }
 
@@ -310,7 +380,8 @@ pub fn default_list(env: &TimeReEnv) -> Vec<Template> {
         }
         let source = t.pattern.clone().unwrap_or_else(|| t.name.clone());
         // Anchored variants of constant patterns: cannot fail (covered by the unit tests).
-        let mut copy = template_for(&format!("{{^LN-BEG}}{source}"), env).expect("anchored default builds");
+        let mut copy =
+            template_for(&format!("{{^LN-BEG}}{source}"), env).expect("anchored default builds");
         if copy.name != t.name {
             copy.weight = 100.0;
             anchored.push(copy);
@@ -350,8 +421,15 @@ mod tests {
         for (i, t) in list.iter().enumerate() {
             let head = lines[2 * i];
             let name = format!("{:?}", t.name).replace('"', "'");
-            assert!(head.contains(&name) || head.contains(&t.name.replace('\\', "\\\\")), "{i}: {head} vs {}", t.name);
-            assert!(head.ends_with(&format!("w={:.1} flags={}", t.weight, t.flags)), "{i}: {head}");
+            assert!(
+                head.contains(&name) || head.contains(&t.name.replace('\\', "\\\\")),
+                "{i}: {head} vs {}",
+                t.name
+            );
+            assert!(
+                head.ends_with(&format!("w={:.1} flags={}", t.weight, t.flags)),
+                "{i}: {head}"
+            );
             assert_eq!(lines[2 * i + 1].trim(), t.regex, "template {i}");
         }
     }

@@ -31,7 +31,11 @@ const CODES: &[(&str, &str, &str)] = &[
     ("V", r"(?P<V>5[0-3]|0[1-9]|[1-4]\d|\d)", "%V"),
     ("y", r"(?P<y>\d\d)", "Year2"),
     ("Y", r"(?P<Y>\d{4})", "Year"),
-    ("z", r"(?P<z>Z|UTC|GMT|[+-][01]\d(?::?\d{2})?)", "Zone offset"),
+    (
+        "z",
+        r"(?P<z>Z|UTC|GMT|[+-][01]\d(?::?\d{2})?)",
+        "Zone offset",
+    ),
     (
         "A",
         r"(?P<A>wednesday|thursday|saturday|tuesday|monday|friday|sunday)",
@@ -43,7 +47,11 @@ const CODES: &[(&str, &str, &str)] = &[
         r"(?P<B>september|february|november|december|january|october|august|march|april|june|july|may)",
         "MONTH",
     ),
-    ("b", r"(?P<b>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)", "MON"),
+    (
+        "b",
+        r"(?P<b>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
+        "MON",
+    ),
     ("p", r"(?P<p>am|pm)", "AMPM"),
     ("Z", r"(?P<Z>Z|[A-Z]{3,5})", "Zone name"),
     ("%", "%", "%"),
@@ -165,9 +173,12 @@ pub fn expand(pattern: &str, env: &TimeReEnv) -> Result<(String, String), DateEr
         name.push_str(&rest[..p]);
         let after = &rest[p + 1..];
         let Some(&(code, re, nm)) = code_at(after) else {
-            let what = after.chars().next().map_or("incomplete format".to_string(), |c| {
-                format!("unsupported format character '{c}'")
-            });
+            let what = after
+                .chars()
+                .next()
+                .map_or("incomplete format".to_string(), |c| {
+                    format!("unsupported format character '{c}'")
+                });
             return Err(DateError(format!(
                 "Failed to set datepattern '{pattern}' (may be an invalid format or unescaped percent char): {what}"
             )));
@@ -185,7 +196,9 @@ pub fn expand(pattern: &str, env: &TimeReEnv) -> Result<(String, String), DateEr
 pub fn has_alpha_code(pattern: &str) -> bool {
     let b = pattern.as_bytes();
     (1..b.len()).any(|i| {
-        b[i - 1] == b'%' && matches!(b[i], b'a' | b'A' | b'b' | b'B' | b'p' | b'c') && (i < 2 || b[i - 2] != b'%')
+        b[i - 1] == b'%'
+            && matches!(b[i], b'a' | b'A' | b'b' | b'B' | b'p' | b'c')
+            && (i < 2 || b[i - 2] != b'%')
     })
 }
 
@@ -198,7 +211,10 @@ mod tests {
         assert_eq!(ex_year_regex(2026, 2001), "20[012]");
         assert_eq!(ex_year_regex(2027, 2001), "20[0123]");
         assert_eq!(ex_year_regex(2026, 2000), "(?:199|200|201|202)");
-        assert_eq!(ex_year_regex(2099, 2001), "2(?:00|01|02|03|04|05|06|07|08|09|10)");
+        assert_eq!(
+            ex_year_regex(2099, 2001),
+            "2(?:00|01|02|03|04|05|06|07|08|09|10)"
+        );
         assert_eq!(ex_year_regex(2030, 2001), "20[0123]");
     }
 
@@ -206,7 +222,10 @@ mod tests {
     fn expand_names_and_regex() {
         let env = TimeReEnv::for_year(2026, 2001);
         let (re, name) = expand("%ExY-%m %k %%", &env).unwrap();
-        assert_eq!(re, r"(?P<Y>20[012]\d)-(?P<m>0?[1-9]|1[0-2])  ?(?P<H>[0-2]?\d) %");
+        assert_eq!(
+            re,
+            r"(?P<Y>20[012]\d)-(?P<m>0?[1-9]|1[0-2])  ?(?P<H>[0-2]?\d) %"
+        );
         assert_eq!(name, "ExYear-Month %k %");
         assert!(expand("%q", &env).is_err());
         assert!(expand("abc%", &env).is_err());
