@@ -83,6 +83,7 @@ enum Expect {
 /// Whether the files of the scenario's `logs.list` are created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Logs {
+    /// Create them (empty files, or the symbolic links asked for).
     Create,
     /// Leave them out: the same tree, read with every log file missing.
     Omit,

@@ -84,12 +84,22 @@ fn hex(s: &str) -> String {
 }
 
 fn run_oracle(tz: &str) -> Oracle {
-    let dir = std::env::temp_dir().join(format!("f2b-dates-{}-{}", std::process::id(), tz.replace('/', "_")));
+    let dir = std::env::temp_dir().join(format!(
+        "f2b-dates-{}-{}",
+        std::process::id(),
+        tz.replace('/', "_")
+    ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let cfg_file = dir.join("configs");
     let body: String = CONFIGS
         .iter()
-        .map(|(p, z)| format!("{}\t{}\n", if *p == "-" { "-".to_string() } else { hex(p) }, z))
+        .map(|(p, z)| {
+            format!(
+                "{}\t{}\n",
+                if *p == "-" { "-".to_string() } else { hex(p) },
+                z
+            )
+        })
         .collect();
     std::fs::write(&cfg_file, body).expect("write configs");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/date-oracle.py");
@@ -102,12 +112,22 @@ fn run_oracle(tz: &str) -> Oracle {
         .output()
         .unwrap_or_else(|e| panic!("cannot run the reference {ORACLE_PYTHON} {script}: {e}"));
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "oracle failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "oracle failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     parse_oracle(&String::from_utf8(out.stdout).expect("oracle output is UTF-8"))
 }
 
 fn parse_oracle(text: &str) -> Oracle {
-    let mut o = Oracle { year: 0, files: Vec::new(), names: BTreeMap::new(), matches: BTreeMap::new(), hits: BTreeMap::new() };
+    let mut o = Oracle {
+        year: 0,
+        files: Vec::new(),
+        names: BTreeMap::new(),
+        matches: BTreeMap::new(),
+        hits: BTreeMap::new(),
+    };
     for row in text.lines() {
         let f: Vec<&str> = row.split('\t').collect();
         let num = |i: usize| f[i].parse::<usize>().expect("oracle index");
@@ -116,13 +136,24 @@ fn parse_oracle(text: &str) -> Oracle {
             "F" => o.files.push((f[2].to_string(), Vec::new())),
             "T" => o.files[num(1)].1.push(unhex(f[2])),
             "C" => {
-                let name = if f[4].starts_with("ERR:") { f[4].to_string() } else { unhex(f[4]) };
+                let name = if f[4].starts_with("ERR:") {
+                    f[4].to_string()
+                } else {
+                    unhex(f[4])
+                };
                 o.names.insert(num(1), name);
             }
             "M" => {
-                o.matches.insert((num(1), num(2), num(3)), f[4..].iter().map(|s| s.to_string()).collect());
+                o.matches.insert(
+                    (num(1), num(2), num(3)),
+                    f[4..].iter().map(|s| s.to_string()).collect(),
+                );
             }
-            "H" => o.hits.entry((num(1), num(2))).or_default().push((num(3) as u64, unhex(f[4]))),
+            "H" => o
+                .hits
+                .entry((num(1), num(2)))
+                .or_default()
+                .push((num(3) as u64, unhex(f[4]))),
             other => panic!("unknown oracle record {other:?}"),
         }
     }
@@ -151,14 +182,32 @@ fn detector(ci: usize, env: &TimeReEnv, local: &TimeZone) -> Result<DateDetector
 
 /// Our record for one line, in the oracle's format.
 fn ours(dd: &mut DateDetector, line: &str) -> Vec<String> {
-    let Some(m) = dd.match_time(line) else { return vec!["-".into()] };
-    let name = dd.template(m.template).map(|t| t.name.clone()).unwrap_or_default();
-    let time = match dd.parse_time(line, &m, &TimeContext { now: NOW, default_offset: None }) {
+    let Some(m) = dd.match_time(line) else {
+        return vec!["-".into()];
+    };
+    let name = dd
+        .template(m.template)
+        .map(|t| t.name.clone())
+        .unwrap_or_default();
+    let time = match dd.parse_time(
+        line,
+        &m,
+        &TimeContext {
+            now: NOW,
+            default_offset: None,
+        },
+    ) {
         Ok(t) => format!("{t}"),
         Err(TimeError::Invalid) => "None".into(),
         Err(TimeError::Failed(_)) => "ERR".into(),
     };
-    vec![hex(&name), m.whole.0.to_string(), m.start.to_string(), m.end.to_string(), time]
+    vec![
+        hex(&name),
+        m.whole.0.to_string(),
+        m.start.to_string(),
+        m.end.to_string(),
+        time,
+    ]
 }
 
 /// The oracle's record normalised for comparison (float text → our float text, exception class dropped).
@@ -180,7 +229,10 @@ fn normalise(rec: &[String]) -> Vec<String> {
 fn compare_under(tz: &str) -> (usize, Vec<String>) {
     let oracle = run_oracle(tz);
     let local = TimeZone::get(tz).expect("time zone in the system database");
-    let alt = jiff::Timestamp::from_second(978_393_600).expect("constant").to_zoned(local.clone()).year();
+    let alt = jiff::Timestamp::from_second(978_393_600)
+        .expect("constant")
+        .to_zoned(local.clone())
+        .year();
     let env = TimeReEnv::for_year(oracle.year, i32::from(alt));
     let mut compared = 0;
     let mut diffs = Vec::new();
@@ -189,17 +241,29 @@ fn compare_under(tz: &str) -> (usize, Vec<String>) {
         let built = detector(ci, &env, &local);
         let Ok(probe) = built else {
             // Python compiles a template at its first use and then fails on every line; we refuse the pattern.
-            let never_matches = oracle.matches.range((ci, 0, 0)..(ci + 1, 0, 0)).all(|(_, r)| r[0] == "-");
+            let never_matches = oracle
+                .matches
+                .range((ci, 0, 0)..(ci + 1, 0, 0))
+                .all(|(_, r)| r[0] == "-");
             if !expected_name.starts_with("ERR:") && !never_matches {
-                diffs.push(format!("[{tz}] cfg {ci} {:?}: ours fails ({:?}), reference builds", config(ci), built.err()));
+                diffs.push(format!(
+                    "[{tz}] cfg {ci} {:?}: ours fails ({:?}), reference builds",
+                    config(ci),
+                    built.err()
+                ));
             }
             continue;
         };
         if probe.date_pattern().1 != expected_name {
-            diffs.push(format!("[{tz}] cfg {ci} name: ours {:?}, reference {expected_name:?}", probe.date_pattern().1));
+            diffs.push(format!(
+                "[{tz}] cfg {ci} name: ours {:?}, reference {expected_name:?}",
+                probe.date_pattern().1
+            ));
         }
         for (fi, (path, lines)) in oracle.files.iter().enumerate() {
-            let Ok(mut dd) = detector(ci, &env, &local) else { continue };
+            let Ok(mut dd) = detector(ci, &env, &local) else {
+                continue;
+            };
             for (li, line) in lines.iter().enumerate() {
                 compared += 1;
                 let want = normalise(&oracle.matches[&(ci, fi, li)]);
@@ -214,8 +278,11 @@ fn compare_under(tz: &str) -> (usize, Vec<String>) {
                     ));
                 }
             }
-            let got_hits: Vec<(u64, String)> =
-                dd.templates().iter().map(|t| (t.hits, t.name.to_string())).collect();
+            let got_hits: Vec<(u64, String)> = dd
+                .templates()
+                .iter()
+                .map(|t| (t.hits, t.name.to_string()))
+                .collect();
             let want_hits = oracle.hits.get(&(ci, fi)).cloned().unwrap_or_default();
             if got_hits != want_hits {
                 diffs.push(format!(
@@ -243,10 +310,18 @@ fn date_detector_equals_reference_on_sample_logs() {
         total += n;
         all.extend(diffs);
     }
-    eprintln!("dates_diff: compared {total} (line, configuration) pairs, {} differences", all.len());
+    eprintln!(
+        "dates_diff: compared {total} (line, configuration) pairs, {} differences",
+        all.len()
+    );
     let report = std::env::temp_dir().join("f2b-dates-diff.txt");
     if !all.is_empty() && std::fs::write(&report, all.join("\n")).is_ok() {
         eprintln!("all differences: {}", report.display());
     }
-    assert!(all.is_empty(), "{} differences, first 40:\n{}", all.len(), all.iter().take(40).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        all.is_empty(),
+        "{} differences, first 40:\n{}",
+        all.len(),
+        all.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+    );
 }

@@ -91,8 +91,6 @@ pub enum Error {
     TimeExpression { kind: &'static str, message: String },
     /// jailreader.py `convert`: no file matched any logpath glob of the jail.
     NoLogFile { jail: String },
-    /// jailreader.py `read`: `-c`'s jail.conf has no section of that name.
-    JailNotFound { jail: String },
     /// jailreader.py: the filter could not be read (`JailDefError`).
     FilterUnreadable { name: String },
     /// jailreader.py: an action could not be read (`JailDefError`).
@@ -103,10 +101,8 @@ pub enum Error {
     InvalidActionDefinition { action: String, source: Box<Error> },
     /// jailreader.py: any other failure while preparing an action (a `ValueError` in Python).
     ActionDefinition { action: String, source: Box<Error> },
-    /// fail2banregex.py: the filter file given by path does not exist.
+    /// fail2banregex.py: no file could be read for a filter given by path.
     FilterFileMissing { path: String },
-    /// The filter/action files list was empty (configreader.py `read` returned False).
-    NoConfigFiles { name: String, basedir: String },
     /// Python's recursion limit: fail2ban has no other guard against include loops such as a `.local`
     /// that includes its own `.conf` (which brings the `.local` back, and so on).
     RecursionLimit,
@@ -114,8 +110,6 @@ pub enum Error {
     NotIterable { type_name: &'static str },
     /// Python `shlex.split` failed on a `journalmatch` line.
     Shlex { text: String, message: &'static str },
-    /// A numeric option (`maxlines`, `dbmaxmatches`, ...) is not an int.
-    WrongInt { option: String, value: String },
 }
 
 impl fmt::Display for Error {
@@ -222,9 +216,6 @@ impl fmt::Display for Error {
             Error::InvalidLogLevel { value } => write!(f, "Invalid log level {}", str_repr(value)),
             Error::TimeExpression { message, .. } => f.write_str(message),
             Error::NoLogFile { jail } => write!(f, "Have not found any log file for {jail} jail"),
-            Error::JailNotFound { jail } => {
-                write!(f, "Jail {} was not found among available", str_repr(jail))
-            }
             Error::FilterUnreadable { name } => {
                 write!(f, "Unable to read the filter {}", str_repr(name))
             }
@@ -251,12 +242,7 @@ impl fmt::Display for Error {
                 str_repr(action),
                 source.python_repr()
             ),
-            Error::FilterFileMissing { path } => write!(f, "{path}"),
-            Error::NoConfigFiles { name, basedir } => write!(
-                f,
-                "Found no accessible config files for {} under {basedir}",
-                str_repr(name)
-            ),
+            Error::FilterFileMissing { path } => write!(f, "No readable filter file: {path}"),
             Error::Shlex { message, .. } => f.write_str(message),
             Error::NotIterable { type_name } => {
                 write!(f, "argument of type '{type_name}' is not iterable")
@@ -264,11 +250,6 @@ impl fmt::Display for Error {
             Error::RecursionLimit => {
                 f.write_str("maximum recursion depth exceeded while calling a Python object")
             }
-            Error::WrongInt { option, value } => write!(
-                f,
-                "invalid literal for int() with base 10: {} ({option})",
-                str_repr(value)
-            ),
         }
     }
 }

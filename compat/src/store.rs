@@ -14,7 +14,8 @@ use crate::ini::{Section, Store, DEFAULT_SECTION};
 const MAX_INTERPOLATION_DEPTH: usize = 10;
 
 /// Extra variables given to a `get` (configparser's `vars`): they win over the section and DEFAULT.
-pub type Vars = IndexMap<String, String>;
+/// configparser turns every value into a string except `None`, which stays `None` (`_unify_values`).
+pub type Vars = IndexMap<String, Option<String>>;
 
 fn section_subst_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -52,19 +53,19 @@ struct Chain<'a> {
 }
 
 impl Chain<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.layer(key).map(|(v, _)| v)
+    fn contains(&self, key: &str) -> bool {
+        self.layer(key).is_some()
     }
 
-    /// The value and whether it came from the section layer.
-    fn layer(&self, key: &str) -> Option<(&str, bool)> {
+    /// The value (`None` for a `None` var) and whether it came from the section layer.
+    fn layer(&self, key: &str) -> Option<(Option<&str>, bool)> {
         if let Some(v) = self.first.get(key) {
-            return Some((v, false));
+            return Some((v.as_deref(), false));
         }
         if let Some(v) = self.section.and_then(|s| s.get(key)) {
-            return Some((v, true));
+            return Some((Some(v), true));
         }
-        self.defaults.get(key).map(|v| (v.as_str(), false))
+        self.defaults.get(key).map(|v| (Some(v.as_str()), false))
     }
 }
 
@@ -143,13 +144,17 @@ impl Store {
             section: sec,
             defaults: &self.defaults,
         };
-        let value = chain
-            .get(&option)
-            .ok_or_else(|| Error::NoOption {
-                section: section.to_owned(),
-                option: option.clone(),
-            })?
-            .to_owned();
+        // A `None` var makes configparser return None; every caller treats that like a missing
+        // option (getOptions skips its own vars, getCombOption maps None to "no value").
+        let value = match chain.layer(&option) {
+            Some((Some(v), _)) => v.to_owned(),
+            _ => {
+                return Err(Error::NoOption {
+                    section: section.to_owned(),
+                    option: option.clone(),
+                })
+            }
+        };
         let mut out = String::new();
         self.interpolate(
             Step {
@@ -213,7 +218,7 @@ impl Store {
             });
         }
         let mut first = first.clone();
-        first.insert("__name__".to_owned(), section.to_owned());
+        first.insert("__name__".to_owned(), Some(section.to_owned()));
         self.map_section_options(section, rest, &mut first, chain);
         let chain = Chain {
             first,
@@ -254,6 +259,12 @@ impl Store {
                             option: option.to_owned(),
                             rawval: self.raw_or(section, option, level_rest),
                             reference: var,
+                        });
+                    };
+                    // configparser tests `"%" in v`, which fails for None.
+                    let Some(v) = v else {
+                        return Err(Error::NotIterable {
+                            type_name: "NoneType",
                         });
                     };
                     if from_section {
@@ -309,7 +320,7 @@ impl Store {
         for caps in section_subst_re().captures_iter(rest) {
             let sopt = &caps[1];
             let opt = &caps[2];
-            if first.contains_key(sopt) || chain.get(sopt).is_some() {
+            if first.contains_key(sopt) || chain.contains(sopt) {
                 continue;
             }
             let sec = &sopt[..sopt.len() - opt.len() - 1];
@@ -330,7 +341,7 @@ impl Store {
                 Some(v) => v.clone(),
                 None => continue,
             };
-            first.insert(sopt.to_owned(), value);
+            first.insert(sopt.to_owned(), Some(value));
         }
     }
 
@@ -422,7 +433,7 @@ mod tests {
     fn vars(pairs: &[(&str, &str)]) -> Vars {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string(), Some(v.to_string())))
             .collect()
     }
 
@@ -480,6 +491,18 @@ mod tests {
     }
 
     #[test]
+    fn none_vars_behave_like_python() {
+        let s = store("[sec]\nuse = a %(x)s\nx = from-section\n");
+        let mut v = Vars::new();
+        v.insert("x".to_owned(), None);
+        // configparser: `"%" in None` raises TypeError.
+        let e = s.get("sec", "use", &v).unwrap_err();
+        assert_eq!(e.to_string(), "argument of type 'NoneType' is not iterable");
+        // Reading the None var itself gives no value.
+        assert!(matches!(s.get("sec", "x", &v), Err(Error::NoOption { .. })));
+    }
+
+    #[test]
     fn conditional_sections_merge_into_base() {
         let mut s = Store::default();
         s.merge_file(&store(
@@ -494,7 +517,10 @@ mod tests {
     #[test]
     fn get_ex_section_names() {
         let mut s = store("[Definition]\nchain = new\n[lt_file]\np = file-p\n");
-        s.merge_section("KNOWN/Definition", &vars(&[("chain", "old")]), "");
+        let known: Section = [("chain".to_owned(), "old".to_owned())]
+            .into_iter()
+            .collect();
+        s.merge_section("KNOWN/Definition", &known, "");
         assert_eq!(
             s.get_ex("Definition", "known/chain", &Vars::new()).unwrap(),
             "old"

@@ -29,7 +29,7 @@ fn config_text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
     fn parser_and_interpolation_never_panic(text in config_text(), raw in ".{0,200}") {
@@ -58,6 +58,31 @@ proptest! {
         let mut extra = |t: &str| Ok((t.len() == 2).then(|| format!("[{t}]")));
         let sub = Substitution { conditional: &conditional, ignore: &ignore, addrepl: Some(&mut extra) };
         let _ = substitute_recursive_tags(&map, sub);
+    }
+
+    #[test]
+    fn filter_and_action_readers_never_panic(
+        filter_text in config_text(),
+        action_text in config_text(),
+        init in prop::collection::vec(("[a-z]{1,3}", "[a-z<>%()s ]{0,8}"), 0..3),
+        backend in prop_oneof![Just("auto"), Just("systemd")],
+    ) {
+        let dir = std::env::temp_dir().join(format!("f2b-compat-prop-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("filter.d")).unwrap();
+        std::fs::create_dir_all(dir.join("action.d")).unwrap();
+        std::fs::write(dir.join("filter.d/p.conf"), &filter_text).unwrap();
+        std::fs::write(dir.join("action.d/p.conf"), &action_text).unwrap();
+        let base = dir.to_string_lossy().into_owned();
+        let opts: compat::options::Options = init.into_iter().collect();
+        let mut share = compat::files::Share::new();
+        let mut diags = compat::Diagnostics::default();
+        if let Ok(Some(mut f)) = compat::reader::filter::FilterReader::read(&mut share, &base, "p", "j", opts.clone(), &mut diags) {
+            f.apply_auto_options(backend);
+            let _ = f.get_options(None, true, &mut diags).and_then(|()| f.convert(&mut diags));
+        }
+        if let Ok(Some(mut a)) = compat::reader::action::ActionReader::read(&mut share, &base, "p", "j", opts, &mut diags) {
+            let _ = a.get_options(&Default::default(), &mut diags).and_then(|()| a.convert(&mut diags));
+        }
     }
 
     #[test]

@@ -66,13 +66,15 @@ fn run(opts: options::Options, positional: &[String], usage: &str) -> i32 {
         eprint!("\n{}\n", errors.join("\n"));
         return 255;
     }
-    if let Err(msg) = check_log_level(&opts.log_level) {
-        eprintln!("ValueError: {msg}");
-        return 1;
-    }
     let stdout = std::io::stdout();
     let mut sink = engine::Output::new(stdout.lock(), opts.out.is_some());
     sink.report("\nRunning tests\n=============\n");
+    // Checked after the header, where exec_command_line converts it (an uncaught ValueError there).
+    if let Err(msg) = check_log_level(&opts.log_level) {
+        sink.flush();
+        eprintln!("ValueError: {msg}");
+        return 1;
+    }
     let code = engine::run(&opts, positional, &mut sink);
     sink.flush();
     code

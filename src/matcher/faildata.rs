@@ -62,6 +62,15 @@ impl TupleLine {
         s
     }
 
+    /// The Python value `(pre, date, post)`.
+    pub fn to_value(&self) -> compat::Value {
+        compat::Value::Tuple(vec![
+            compat::Value::str_of(self.pre()),
+            compat::Value::str_of(self.date()),
+            compat::Value::str_of(self.post()),
+        ])
+    }
+
     /// Appends `pre + post` to `buf`.
     pub fn push_stripped(&self, buf: &mut String) {
         buf.push_str(self.pre());
@@ -107,6 +116,21 @@ impl FailValue {
             FailValue::Tuple(v) | FailValue::Set(v) => !v.is_empty(),
             FailValue::Ip(_) => true,
             FailValue::Lines(v) => !v.is_empty(),
+        }
+    }
+
+    /// The Python value, for `repr()` (`-o row` of fail2ban-regex). An `IPAddr` is shown as its text
+    /// (`IPAddr.__repr__` is `repr(self.ntoa)`); a set keeps insertion order (Python's is hash order).
+    pub fn to_value(&self) -> compat::Value {
+        use compat::Value as V;
+        match self {
+            FailValue::None => V::None,
+            FailValue::Str(s) => V::str_of(s.as_str()),
+            FailValue::Int(i) => V::Int(*i),
+            FailValue::Tuple(v) => V::Tuple(v.iter().map(FailValue::to_value).collect()),
+            FailValue::Set(v) => V::Set(v.iter().map(FailValue::to_value).collect()),
+            FailValue::Ip(ip) => V::Str(ip.ntoa()),
+            FailValue::Lines(v) => V::List(v.iter().map(TupleLine::to_value).collect()),
         }
     }
 
@@ -198,6 +222,16 @@ impl FailData {
         self.items.iter().map(|(k, _)| k.as_str())
     }
 
+    /// The Python dict, keys in order.
+    pub fn to_value(&self) -> compat::Value {
+        compat::Value::Dict(
+            self.items
+                .iter()
+                .map(|(k, v)| (compat::Value::str_of(k.as_str()), v.to_value()))
+                .collect(),
+        )
+    }
+
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.items.len()
@@ -243,6 +277,21 @@ mod tests {
         assert!(d.truthy("b"));
         assert_eq!(d.remove("b"), Some(FailValue::Str("2".into())));
         assert_eq!(d.keys().collect::<Vec<_>>(), ["a"]);
+    }
+
+    #[test]
+    fn python_repr_of_a_fail_dict() {
+        let mut d = FailData::new();
+        d.insert("user", FailValue::Str("bob".into()));
+        d.insert("ip6", FailValue::None);
+        d.insert(
+            "matches",
+            FailValue::Lines(vec![TupleLine::new("", "Nov 1", " x")]),
+        );
+        assert_eq!(
+            d.to_value().repr(),
+            "{'user': 'bob', 'ip6': None, 'matches': [('', 'Nov 1', ' x')]}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::date::{DateDetector, TimeContext};
 use super::faildata::{tuple_lines_buf, FailData, FailValue, TupleLine};
 use super::failregex::{Regex, RegexError, RegexOptions};
 use super::ipdns::{DnsNote, DnsResolver, IPAddr, CIDR_RAW, CIDR_UNSPEC, FAM_IPV4, FAM_IPV6};
-use super::prefilter::{Candidates, Prefilter};
+use super::prefilter::{Phase1, Prefilter};
 use super::pyre::BACKTRACK_LIMIT;
 
 /// One failure found in a line: `[failRegexIndex, fid, date, fail]` of `Filter.findFailure`.
@@ -240,9 +240,10 @@ impl Filter {
             _ => {
                 self.diag(
                     Level::Error,
+                    // Python logs `%r` of the value.
                     format!(
-                        "Incorrect value {:?} specified for usedns. Using safe 'no'",
-                        value.to_lowercase()
+                        "Incorrect value {} specified for usedns. Using safe 'no'",
+                        compat::Value::str_of(value.to_lowercase()).repr()
                     ),
                 );
                 UseDns::No
@@ -635,15 +636,17 @@ impl Filter {
         // Phase one over the whole line (see prefilter.rs): when no failregex can match, only the
         // prefregex's match state is needed (fail2ban-regex counts it), not its groups.
         let whole_line = self.max_lines == 1 && (self.prefregex.is_none() || self.content_at_end);
-        let set_candidates = if whole_line {
-            self.prefilter.set_candidates(&run.buf)
-        } else {
-            None
+        let set_candidates = match whole_line
+            .then(|| self.prefilter.set_candidates(&run.buf))
+            .flatten()
+        {
+            Some(Phase1::Nothing) => {
+                self.quick_no_failure(run);
+                return failures;
+            }
+            Some(Phase1::Some(c)) => Some(c),
+            None => None,
         };
-        if set_candidates.as_ref().is_some_and(Candidates::none) {
-            self.quick_no_failure(run);
-            return failures;
-        }
         let mut pre_groups = FailData::new();
         let mut stale = false;
         if self.prefregex.is_some() {
@@ -1410,8 +1413,12 @@ mod tests {
         assert!(f.take_diagnostics().iter().any(|d| d
             .message
             .starts_with("Determined IP using DNS Lookup: localhost = ")));
-        f.set_use_dns("bogus");
+        f.set_use_dns("Bogus");
         assert_eq!(f.use_dns(), "no");
+        assert!(f
+            .take_diagnostics()
+            .iter()
+            .any(|d| d.message == "Incorrect value 'bogus' specified for usedns. Using safe 'no'"));
     }
 
     #[test]
@@ -1453,6 +1460,40 @@ mod tests {
         f.set_use_dns("no");
         // getFailRegex returns the expanded text.
         assert!(f.fail_regex()[0].contains("(?P<ip4>"));
+    }
+
+    #[test]
+    fn time_checks_of_the_server() {
+        let mut f = Filter::new("test");
+        f.set_use_dns("no");
+        f.set_date_pattern(Some("EPOCH"))
+            .expect("EPOCH is a template");
+        f.add_fail_regex(r"^ x <HOST>$").expect("compiles");
+        let t = 1_795_000_000.0;
+        // Operation mode: a line 2 minutes old counts as now, with a warning (once a day).
+        let found = f.process_line("1795000000 x 192.0.2.1", t + 120.0);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].time, Some(t + 120.0));
+        let diags = f.take_diagnostics();
+        assert!(
+            diags.iter().any(|d| d.message
+                == "[test] Detected a log entry 2m before the current time in operation mode. This looks like a \
+                    latency problem. Treating such entries as if they just happened."),
+            "{diags:?}"
+        );
+        let _ = f.process_line("1795000000 x 192.0.2.1", t + 120.0);
+        assert!(f.take_diagnostics().is_empty(), "warned once a day only");
+        // Initial phase: lines older than findtime are dropped.
+        let mut f = Filter::new("test");
+        f.set_use_dns("no");
+        f.set_date_pattern(Some("EPOCH"))
+            .expect("EPOCH is a template");
+        f.add_fail_regex(r"^ x <HOST>$").expect("compiles");
+        f.in_operation = false;
+        assert!(f
+            .process_line("1795000000 x 192.0.2.1", t + 601.0)
+            .is_empty());
+        assert_eq!(f.process_line("1795000000 x 192.0.2.1", t + 599.0).len(), 1);
     }
 
     #[test]

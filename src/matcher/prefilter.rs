@@ -36,9 +36,20 @@ pub struct Prefilter {
     /// Per failregex: the required prefix at buffer start (`None`: always a candidate).
     prefixes: Vec<Option<Vec<Item>>>,
     /// The relaxed failregexes (`None` when one of them could not be relaxed).
-    set: Option<regex::RegexSet>,
+    relaxed: Option<Vec<String>>,
+    /// Their set, compiled on first use.
+    set: std::cell::OnceCell<Option<regex::RegexSet>>,
     /// The same set without Unicode classes, for ASCII lines (as [`super::pyre::ascii_twin`]).
-    ascii_set: Option<regex::bytes::RegexSet>,
+    ascii_set: std::cell::OnceCell<Option<regex::bytes::RegexSet>>,
+}
+
+/// The result of phase one over a whole line.
+#[derive(Debug, Clone)]
+pub enum Phase1 {
+    /// No failregex can match.
+    Nothing,
+    /// These may match.
+    Some(Candidates),
 }
 
 /// The failregexes that may match one buffer.
@@ -89,57 +100,65 @@ impl Prefilter {
             .collect();
         Prefilter {
             prefixes,
-            set: None,
-            ascii_set: None,
+            relaxed: None,
+            set: std::cell::OnceCell::new(),
+            ascii_set: std::cell::OnceCell::new(),
         }
     }
 
-    /// Adds the set of relaxed regexes, built from the translated (Rust syntax) failregexes.
+    /// Adds the set of relaxed regexes, built from the translated (Rust syntax) failregexes. The sets
+    /// themselves are compiled on first use (a filter gets its failregexes one by one).
     pub fn with_set<'a>(mut self, translated: impl IntoIterator<Item = &'a str>) -> Prefilter {
-        let relaxed: Option<Vec<String>> = translated.into_iter().map(relax).collect();
-        self.ascii_set = relaxed.as_ref().and_then(|r| {
-            regex::bytes::RegexSetBuilder::new(r)
-                .unicode(false)
-                .dfa_size_limit(32 << 20)
-                .build()
-                .ok()
-        });
-        self.set = relaxed.and_then(|r| {
-            regex::RegexSetBuilder::new(r)
-                // Room for the lazy DFA of ~20 unanchored Unicode patterns, so it does not fall back to
-                // the (much slower) PikeVM.
-                .dfa_size_limit(32 << 20)
-                .build()
-                .ok()
-        });
+        self.relaxed = translated.into_iter().map(relax).collect();
         self
     }
 
-    /// Phase one over a whole single-line buffer: the failregexes whose relaxed form matches somewhere.
-    /// `None` when there is no set.
-    pub fn set_candidates(&self, buf: &str) -> Option<Candidates> {
-        if let (Some(set), true) = (&self.ascii_set, buf.is_ascii()) {
-            let bytes = buf.as_bytes();
-            if !set.is_match(bytes) {
-                return Some(Candidates {
-                    bits: vec![false; set.len()],
-                });
+    fn unicode_set(&self) -> Option<&regex::RegexSet> {
+        self.set
+            .get_or_init(|| {
+                regex::RegexSetBuilder::new(self.relaxed.as_ref()?)
+                    // Room for the lazy DFA of ~20 unanchored patterns, so it does not fall back to the
+                    // (much slower) PikeVM.
+                    .dfa_size_limit(32 << 20)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    fn ascii_set(&self) -> Option<&regex::bytes::RegexSet> {
+        self.ascii_set
+            .get_or_init(|| {
+                regex::bytes::RegexSetBuilder::new(self.relaxed.as_ref()?)
+                    .unicode(false)
+                    .dfa_size_limit(32 << 20)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+    }
+
+    /// Phase one over a whole single-line buffer: [`Phase1::Nothing`] when no failregex can match
+    /// (no allocation), else the failregexes whose relaxed form matches somewhere. `None` without a set.
+    pub fn set_candidates(&self, buf: &str) -> Option<Phase1> {
+        if buf.is_ascii() {
+            if let Some(set) = self.ascii_set() {
+                let bytes = buf.as_bytes();
+                if !set.is_match(bytes) {
+                    return Some(Phase1::Nothing);
+                }
+                let m = set.matches(bytes);
+                let bits = (0..set.len()).map(|i| m.matched(i)).collect();
+                return Some(Phase1::Some(Candidates { bits }));
             }
-            let m = set.matches(bytes);
-            return Some(Candidates {
-                bits: (0..set.len()).map(|i| m.matched(i)).collect(),
-            });
         }
-        let set = self.set.as_ref()?;
+        let set = self.unicode_set()?;
         if !set.is_match(buf) {
-            return Some(Candidates {
-                bits: vec![false; set.len()],
-            });
+            return Some(Phase1::Nothing);
         }
         let m = set.matches(buf);
-        Some(Candidates {
-            bits: (0..set.len()).map(|i| m.matched(i)).collect(),
-        })
+        let bits = (0..set.len()).map(|i| m.matched(i)).collect();
+        Some(Phase1::Some(Candidates { bits }))
     }
 
     /// The candidates for `buf`.
@@ -409,9 +428,13 @@ mod tests {
         assert!(re.is_match("Failed boby"));
         assert!(!re.is_match("Accepted bob x"));
         let p = Prefilter::new([("^a", false), ("^b", false)]).with_set([r"^a(?=c)", r"(?m:^)b\b"]);
-        let c = p.set_candidates("xx b\n").expect("has a set");
+        let Some(Phase1::Some(c)) = p.set_candidates("xx b\n") else {
+            panic!("b may match")
+        };
         assert!(!c.may_match(0) && c.may_match(1));
-        assert!(p.set_candidates("zzz\n").expect("has a set").none());
+        assert!(matches!(p.set_candidates("zzz\n"), Some(Phase1::Nothing)));
+        // Non-ASCII lines use the Unicode set.
+        assert!(matches!(p.set_candidates("é b\n"), Some(Phase1::Some(_))));
     }
 
     #[test]

@@ -344,7 +344,10 @@ impl PyRegex {
 /// ASCII forms on ASCII text. Its automata are far smaller (a Unicode `\S` alone is hundreds of states),
 /// which makes group extraction several times faster. `None` when the pattern needs Unicode (`\p{..}`).
 pub fn ascii_twin(pattern: &str) -> Option<regex::bytes::Regex> {
-    regex::bytes::RegexBuilder::new(pattern).unicode(false).build().ok()
+    regex::bytes::RegexBuilder::new(pattern)
+        .unicode(false)
+        .build()
+        .ok()
 }
 
 #[cfg(test)]
@@ -446,10 +449,18 @@ mod tests {
 
     #[test]
     fn ascii_twin_agrees_on_ascii_and_steps_aside_otherwise() {
-        let re = PyRegex::new(r"^(?P<u>\w+) (?i:from) (?P<h>\S+)\s*$", Dollar::SingleLine, BACKTRACK_LIMIT)
-            .expect("compiles");
+        let re = PyRegex::new(
+            r"^(?P<u>\w+) (?i:from) (?P<h>\S+)\s*$",
+            Dollar::SingleLine,
+            BACKTRACK_LIMIT,
+        )
+        .expect("compiles");
         assert!(re.ascii.is_some());
-        let g = groups(r"^(?P<u>\w+) (?i:from) (?P<h>\S+)\s*$", Dollar::SingleLine, "bob FROM 1.2.3.4 \n");
+        let g = groups(
+            r"^(?P<u>\w+) (?i:from) (?P<h>\S+)\s*$",
+            Dollar::SingleLine,
+            "bob FROM 1.2.3.4 \n",
+        );
         assert_eq!(g.expect("matches")[2].as_deref(), Some("1.2.3.4"));
         // Non-ASCII text takes the Unicode engine: `\w` matches `é`.
         let g = groups(r"^(?P<u>\w+) x", Dollar::SingleLine, "José x\n");

@@ -20,8 +20,9 @@ const TEST_NOW: f64 = 1_124_013_600.0;
 const TEST_TZ: &str = "CET-01CEST-02,M3.5.0,M10.5.0";
 
 /// Emits, one record per line, fields separated by U+001F, embedded newlines as U+001E:
-/// `FILTER id logtype prefix` / `CMD id option value` / `LINE id line match host reference k=v...`, where
-/// `reference` is what fail2ban's own `Filter` returned for the line, in the canonical form of [`canon`].
+/// `FILTER id logtype prefix` / `CMD id option value` / `LINE id line match host reference server k=v...`,
+/// where `reference` is what fail2ban's own `Filter` returned for the line with the test suite's settings
+/// (every failregex tried) and `server` with the daemon's (first failregex wins), in the form of [`canon`].
 const HELPER: &str = r#"
 import sys, os, re, json
 from fail2ban.client.filterreader import FilterReader
@@ -52,17 +53,19 @@ def read_filter(fltName, opts):
     r.read(); r.getOptions({})
     out('FILTER', fltName, opts.get('logtype', ''), '')
     flt = Filter(None); flt.returnRawHost = True; flt.checkAllRegex = True; flt.checkFindTime = False
-    ref[fltName] = flt
+    srv = Filter(None); srv.returnRawHost = True; srv.checkFindTime = False
+    ref[fltName] = (flt, srv)
     for opt in r.convert():
         vals = opt[3] if opt[0] == 'multi-set' else [opt[3]]
         if opt[2] in ('prefregex', 'addfailregex', 'addignoreregex', 'maxlines', 'datepattern'):
             for v in vals:
                 out('CMD', fltName, opt[2], v)
-                if opt[2] == 'prefregex': flt.prefRegex = v
-                elif opt[2] == 'addfailregex': flt.addFailRegex(v)
-                elif opt[2] == 'addignoreregex': flt.addIgnoreRegex(v)
-                elif opt[2] == 'maxlines': flt.setMaxLines(v)
-                elif opt[2] == 'datepattern': flt.setDatePattern(v)
+                for f in (flt, srv):
+                    if opt[2] == 'prefregex': f.prefRegex = v
+                    elif opt[2] == 'addfailregex': f.addFailRegex(v)
+                    elif opt[2] == 'addignoreregex': f.addIgnoreRegex(v)
+                    elif opt[2] == 'maxlines': f.setMaxLines(v)
+                    elif opt[2] == 'datepattern': f.setDatePattern(v)
 filenames = [name]; i = 0; commonOpts = {}; tests = []
 while i < len(filenames):
     fn = filenames[i]; i += 1
@@ -104,12 +107,14 @@ while i < len(filenames):
                 l = line
             extra = ['%s=%s' % (a, b) for a, b in faildata.items()
                      if a not in ('time', 'match', 'desc', 'constraint', 'host') and isinstance(b, str)]
-            if opts.get('logtype') == 'journal':
-                found = ref[fltName].processLine(('', TEST_NOW_STR, l), TEST_NOW)
-            else:
-                found = ref[fltName].processLine(l)
+            res = []
+            for f in ref[fltName]:
+                if opts.get('logtype') == 'journal':
+                    res.append(result(f.processLine(('', TEST_NOW_STR, l), TEST_NOW)))
+                else:
+                    res.append(result(f.processLine(l)))
             out('LINE', fltName, l, int(bool(faildata.get('match', False))),
-                faildata.get('host', '') if faildata.get('host') is not None else '', result(found), *extra)
+                faildata.get('host', '') if faildata.get('host') is not None else '', res[0], res[1], *extra)
 "#;
 
 /// One expectation of a sample log.
@@ -118,8 +123,10 @@ struct Expect {
     line: String,
     matched: bool,
     host: String,
-    /// fail2ban's result for the line ([`canonical`]).
+    /// fail2ban's result for the line ([`canonical`]), all failregexes tried.
     reference: String,
+    /// The same with the server's first-match-wins rule.
+    server: String,
     extra: Vec<(String, String)>,
 }
 
@@ -143,8 +150,9 @@ fn sample_filters() -> Vec<String> {
 }
 
 /// Runs the helper for one filter: the filters (with their streams and journal flag) and expectations.
-/// A filter variant: its test name, the filter, and whether its lines are journal entries.
-type Variant = (String, Filter, bool);
+/// A filter variant: its test name, the filter with the test suite's settings, the same with the server's
+/// (first failregex wins), and whether its lines are journal entries.
+type Variant = (String, Filter, Filter, bool);
 
 fn load(name: &str) -> Result<(Vec<Variant>, Vec<Expect>), String> {
     let out = std::process::Command::new(PYTHON)
@@ -170,12 +178,17 @@ fn load(name: &str) -> Result<(Vec<Variant>, Vec<Expect>), String> {
                 flt.return_raw_host = true;
                 flt.check_all_regex = true;
                 flt.check_find_time = false;
-                filters.push((f[1].clone(), flt, f[2] == "journal"));
+                let mut srv = Filter::new("jail");
+                srv.return_raw_host = true;
+                srv.check_find_time = false;
+                filters.push((f[1].clone(), flt, srv, f[2] == "journal"));
             }
             Some("CMD") => {
-                let flt = &mut filters.last_mut().ok_or("CMD before FILTER")?.1;
-                apply(flt, &f[2], &f[3])
-                    .map_err(|e| format!("{}: {} {:?}: {e}", f[1], f[2], f[3]))?;
+                let (_, flt, srv, _) = filters.last_mut().ok_or("CMD before FILTER")?;
+                for flt in [flt, srv] {
+                    apply(flt, &f[2], &f[3])
+                        .map_err(|e| format!("{}: {} {:?}: {e}", f[1], f[2], f[3]))?;
+                }
             }
             Some("LINE") => expects.push(Expect {
                 filter: f[1].clone(),
@@ -183,7 +196,8 @@ fn load(name: &str) -> Result<(Vec<Variant>, Vec<Expect>), String> {
                 matched: f[3] == "1",
                 host: f[4].clone(),
                 reference: f[5].clone(),
-                extra: f[6..]
+                server: f[6].clone(),
+                extra: f[7..]
                     .iter()
                     .filter_map(|kv| {
                         kv.split_once('=')
@@ -215,13 +229,23 @@ fn apply(flt: &mut Filter, opt: &str, value: &str) -> Result<(), String> {
 }
 
 /// Checks one line the way samplestestcase.py does; `Err` describes the difference.
-fn check(flt: &mut Filter, journal: bool, e: &Expect) -> Result<(), String> {
-    let found = if journal {
-        let tl = super::TupleLine::new("", "2005-08-14T10:00:00", &e.line);
-        flt.process_tuple_line(tl, TEST_NOW, TEST_NOW)
-    } else {
-        flt.process_line(&e.line, TEST_NOW)
+fn check(flt: &mut Filter, srv: &mut Filter, journal: bool, e: &Expect) -> Result<(), String> {
+    let run = |flt: &mut Filter| {
+        if journal {
+            let tl = super::TupleLine::new("", "2005-08-14T10:00:00", &e.line);
+            flt.process_tuple_line(tl, TEST_NOW, TEST_NOW)
+        } else {
+            flt.process_line(&e.line, TEST_NOW)
+        }
     };
+    let server = canonical(&run(srv));
+    if server != e.server {
+        return Err(format!(
+            "server-mode result differs from fail2ban's:\n    fail2ban: {}\n    f2b:      {server}",
+            e.server
+        ));
+    }
+    let found = run(flt);
     let ours = canonical(&found);
     if ours != e.reference {
         return Err(format!(
@@ -349,14 +373,15 @@ fn sample_logs_match_their_annotations() {
         };
         filters_seen += filters.len();
         for e in &expects {
-            let Some((_, flt, journal)) = filters.iter_mut().find(|(n, _, _)| *n == e.filter)
+            let Some((_, flt, srv, journal)) =
+                filters.iter_mut().find(|(n, _, _, _)| *n == e.filter)
             else {
                 failures.push(format!("{}: unknown filter variant", e.filter));
                 continue;
             };
             lines += 1;
             with_failures += usize::from(!e.reference.is_empty());
-            if let Err(why) = check(flt, *journal, e) {
+            if let Err(why) = check(flt, srv, *journal, e) {
                 failures.push(format!("{}: {why}\n    line: {}", e.filter, e.line));
             }
         }
@@ -434,7 +459,7 @@ fn compare_with_reference(name: &str, lines: &[&str]) -> Vec<String> {
         .collect();
 
     let (mut filters, _) = load(name).expect("filter stream");
-    let (_, flt, _) = &mut filters[0];
+    let (_, flt, _, _) = &mut filters[0];
     flt.check_find_time = false;
     flt.check_all_regex = false;
     flt.return_raw_host = false;

@@ -122,10 +122,13 @@ pub fn get_options(
     Ok(values)
 }
 
-/// Python values as interpolation vars (configparser would use them as they are; fail2ban only
-/// ever references string options, so `str()` is what a reference would see).
+/// Python values as interpolation vars: configparser's `_unify_values` applies `str()` to every
+/// value except `None`.
 pub fn to_vars(values: &OptValues) -> Vars {
-    values.iter().map(|(k, v)| (k.clone(), v.str())).collect()
+    values
+        .iter()
+        .map(|(k, v)| (k.clone(), (*v != Value::None).then(|| v.str())))
+        .collect()
 }
 
 /// Python's `shlex.split(s)` (POSIX mode): whitespace splits, `'...'` is literal, `"..."` allows

@@ -41,7 +41,7 @@ pub struct DefinitionReader {
 fn merge_dicts(x: &Vars, y: &IndexMap<String, String>) -> Vars {
     let mut out = x.clone();
     for (k, v) in y {
-        out.insert(k.clone(), v.clone());
+        out.insert(k.clone(), Some(v.clone()));
     }
     out
 }

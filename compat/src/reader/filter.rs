@@ -66,7 +66,30 @@ impl FilterReader {
     }
 
     /// configreader.py `readexplicit`: a filter file given by path (fail2ban-regex `FILE`), read with
-    /// its includes but without the `.d/` lookup. A missing file is [`Error::FilterFileMissing`].
+    /// its includes (and its `.local`) but without the `.d/` lookup. `Ok(None)` when no file could be
+    /// read (missing, unreadable, not UTF-8): fail2ban-regex then prints "failed to load filter".
+    pub fn read_explicit_opt(
+        share: &mut Share,
+        path: &str,
+        jail: &str,
+        init_opts: Options,
+        diags: &mut Diagnostics,
+    ) -> Result<Option<FilterReader>> {
+        let mut config = ConfigFiles::default();
+        share.read_files_into(&[path.to_owned()], &mut config, diags)?;
+        config.ok = !config.files.is_empty();
+        if !config.ok {
+            return Ok(None);
+        }
+        let def = DefinitionReader::new(std::rc::Rc::new(config), jail, init_opts, &FILTER_OPTS);
+        Ok(Some(FilterReader {
+            name: path.to_owned(),
+            def,
+        }))
+    }
+
+    /// [`FilterReader::read_explicit_opt`] with "nothing read" as [`Error::FilterFileMissing`]
+    /// (kept for callers written against the first version of this API).
     pub fn read_explicit(
         share: &mut Share,
         path: &str,
@@ -74,18 +97,10 @@ impl FilterReader {
         init_opts: Options,
         diags: &mut Diagnostics,
     ) -> Result<FilterReader> {
-        if !std::path::Path::new(path).is_file() {
-            return Err(Error::FilterFileMissing {
+        Self::read_explicit_opt(share, path, jail, init_opts, diags)?.ok_or_else(|| {
+            Error::FilterFileMissing {
                 path: path.to_owned(),
-            });
-        }
-        let mut config = ConfigFiles::default();
-        share.read_files_into(&[path.to_owned()], &mut config, diags)?;
-        config.ok = !config.files.is_empty();
-        let def = DefinitionReader::new(std::rc::Rc::new(config), jail, init_opts, &FILTER_OPTS);
-        Ok(FilterReader {
-            name: path.to_owned(),
-            def,
+            }
         })
     }
 
@@ -305,6 +320,55 @@ for fn in sorted(os.listdir('/etc/fail2ban/filter.d')):
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect::<IndexMap<_, _>>()
+    }
+
+    #[test]
+    fn explicit_file_with_includes_and_local() {
+        let dir = std::env::temp_dir().join(format!("f2b-compat-explicit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("common.conf"), "[DEFAULT]\npre = ^\\[<HOST>\\]\n").unwrap();
+        std::fs::write(
+            dir.join("my.conf"),
+            "[INCLUDES]\nbefore = common.conf\n[Definition]\nfailregex = %(pre)s fail <F-USER>\nmaxlines = <n>\n[Init]\nn = 2\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("my.local"), "[Init]\nn = 3\n").unwrap();
+        let path = dir.join("my.conf").to_string_lossy().into_owned();
+        let mut share = Share::new();
+        let mut diags = Diagnostics::default();
+        let mut f =
+            FilterReader::read_explicit_opt(&mut share, &path, "j", Options::new(), &mut diags)
+                .unwrap()
+                .unwrap();
+        f.apply_auto_options("auto");
+        f.get_options(None, false, &mut diags).unwrap();
+        let cmds: Vec<String> = f
+            .convert(&mut diags)
+            .unwrap()
+            .iter()
+            .map(Value::repr)
+            .collect();
+        // Checked with the reference's FilterReader.readexplicit; the last line is the
+        // `opt in ('datepattern')` quirk: "n" is a substring of "datepattern".
+        assert_eq!(
+            cmds,
+            vec![
+                "['set', 'j', 'maxlines', 3]",
+                "['set', 'j', 'addfailregex', '^\\\\[<HOST>\\\\] fail <F-USER>']",
+                "['set', 'j', 'n', '3']",
+            ]
+        );
+        let missing = dir.join("none.conf").to_string_lossy().into_owned();
+        assert!(FilterReader::read_explicit_opt(
+            &mut share,
+            &missing,
+            "j",
+            Options::new(),
+            &mut diags
+        )
+        .unwrap()
+        .is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -282,6 +282,79 @@ mod tests {
         }
     }
 
+    /// Thousands of pseudo-random strings (all planes, controls, quotes, surrogate-free) and floats
+    /// (random bit patterns) through Python 3.11's `repr()` and ours.
+    #[test]
+    fn repr_matches_python_on_random_values() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut strings = Vec::new();
+        for _ in 0..3000 {
+            let len = (next() % 12) as usize;
+            let text: String = (0..len)
+                .filter_map(|_| {
+                    let r = next();
+                    let cp = match r % 6 {
+                        0 => (r >> 8) % 0x80,
+                        1 => b"'\"\\ "[((r >> 8) % 4) as usize] as u64,
+                        2 => 0x80 + (r >> 8) % 0x780,
+                        3 => (r >> 8) % 0x10000,
+                        _ => (r >> 8) % 0x110000,
+                    };
+                    char::from_u32(cp as u32)
+                })
+                .collect();
+            strings.push(text);
+        }
+        let floats: Vec<f64> = (0..3000)
+            .map(|i| match i % 3 {
+                0 => f64::from_bits(next()),
+                1 => (next() % 100_000_000) as f64 / 10f64.powi((next() % 12) as i32),
+                _ => (next() % 1000) as f64 * 10f64.powi((next() % 40) as i32 - 20),
+            })
+            .collect();
+        let mut input = String::new();
+        for s in &strings {
+            input.push_str(&format!(
+                "s {}\n",
+                s.bytes().map(|b| format!("{b:02x}")).collect::<String>()
+            ));
+        }
+        for f in &floats {
+            input.push_str(&format!("f {:016x}\n", f.to_bits()));
+        }
+        const SCRIPT: &str = "import sys, struct\nfor line in sys.stdin:\n    k, h = line.split(' ')\n    h = h.strip()\n    v = bytes.fromhex(h).decode('utf-8') if k == 's' else struct.unpack('>d', bytes.fromhex(h))[0]\n    print(repr(v))\n";
+        let mut child = std::process::Command::new("/usr/bin/python3")
+            .args(["-c", SCRIPT])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the reference's /usr/bin/python3 is needed");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().expect("piped stdin");
+            stdin.write_all(input.as_bytes()).expect("write to python");
+        }
+        let out = child.wait_with_output().expect("python output");
+        assert!(out.status.success());
+        let reference = String::from_utf8(out.stdout).expect("utf-8");
+        let ours: Vec<String> = strings
+            .iter()
+            .map(|s| str_repr(s))
+            .chain(floats.iter().map(|f| float_repr(*f)))
+            .collect();
+        let theirs: Vec<&str> = reference.lines().collect();
+        assert_eq!(theirs.len(), ours.len());
+        for (a, b) in theirs.iter().zip(&ours) {
+            assert_eq!(*a, b.as_str());
+        }
+    }
+
     #[test]
     fn containers_like_python() {
         let v = Value::List(vec![

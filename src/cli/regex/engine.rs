@@ -198,6 +198,8 @@ impl<'o> Fail2banRegex<'o> {
             Ok(()) => 0,
             Err(Stop::Reported) | Err(Stop::Regex(_)) => 255,
             Err(Stop::Uncaught(msg)) => {
+                // Keep stdout before the error, as an unbuffered terminal would show it.
+                out.flush();
                 eprintln!("ERROR: {msg}");
                 1
             }
@@ -490,14 +492,13 @@ impl<'o> Fail2banRegex<'o> {
 
     /// The part of `readRegex` that walks the filter's command stream: prefregex, maxlines and datepattern
     /// are set at once, fail- and ignoreregexes are collected (in stream order) for the caller to add.
-    #[allow(clippy::type_complexity)]
     fn apply_stream<W: Write>(
         &mut self,
         stream: &[Value],
         value: &str,
         out: &mut Output<W>,
-    ) -> Result<Option<Vec<(RegexKind, Vec<String>)>>, String> {
-        let mut collected: Vec<(RegexKind, Vec<String>)> = Vec::new();
+    ) -> Result<Option<Collected>, String> {
+        let mut collected: Collected = Vec::new();
         for cmd in stream {
             let Value::List(items) = cmd else { continue };
             let (Some(op), Some(opt)) = (
@@ -695,12 +696,15 @@ fn regex_error(msg: String) -> Stop {
     Stop::Regex(msg)
 }
 
-fn push_regex(collected: &mut Vec<(RegexKind, Vec<String>)>, kind: RegexKind, regex: String) {
+fn push_regex(collected: &mut Collected, kind: RegexKind, regex: String) {
     match collected.iter_mut().find(|(k, _)| *k == kind) {
         Some((_, list)) => list.push(regex),
         None => collected.push((kind, vec![regex])),
     }
 }
+
+/// The fail- and ignoreregexes of a filter, grouped by kind in the order the stream first names them.
+type Collected = Vec<(RegexKind, Vec<String>)>;
 
 /// `failregex` or `ignoreregex`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

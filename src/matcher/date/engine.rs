@@ -11,6 +11,7 @@
 
 use super::DateError;
 use regex::CaptureLocations;
+use std::sync::{Arc, OnceLock};
 
 /// The strptime fields a template can capture (the group names `reGroupDictStrptime` looks at).
 // The variants are strptime's directive letters (case matters: `m` month, `M` minute).
@@ -97,14 +98,36 @@ struct Relaxed {
     /// (group of `_sep`, group of each copy that replaced `(?P=_sep)`).
     seps: Vec<(usize, usize)>,
     fields: Vec<(usize, usize)>,
+    /// The captures of the last match, by its text (`None`: the regex has context assertions).
+    memo: Option<Memo>,
 }
+
+/// The last match of a relaxed regex, relative to its start.
+///
+/// Why this is exact: without look-around (only a leading `^`), the path leftmost-first matching takes is
+/// the highest-priority path consuming exactly the matched text, so the same text at a start of the same
+/// kind (0 or not) has the same captures. The DFA `find` is ~10x cheaper than a capture search, and log
+/// lines come in bursts with the same timestamp.
+#[derive(Clone, Default)]
+struct Memo {
+    text: String,
+    at_zero: bool,
+    /// `None`: the `_sep` check failed for this text.
+    found: Option<MemoSpans>,
+}
+
+/// Group 1 start and end and the field spans, relative to the match start.
+type MemoSpans = (usize, usize, [(u32, u32); SLOTS]);
 
 /// A compiled template regex.
 #[derive(Clone)]
 pub struct Engine {
     relaxed: Option<Relaxed>,
-    full: fancy_regex::Regex,
-    full_fields: Vec<(usize, usize)>,
+    /// The exact engine, compiled at its first use when a relaxed regex exists (compiling is slow, and most
+    /// templates never need it); shared by the clones of a cached template.
+    exact: Arc<OnceLock<Option<Exact>>>,
+    /// The Python regex, for compiling the exact engine late.
+    python: String,
     /// The keys present, in group order (Python's `groupdict()` order).
     order: Vec<Key>,
     /// The group holding the epoch value (1 or 2).
@@ -114,7 +137,7 @@ pub struct Engine {
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("full", &self.full.as_str())
+            .field("python", &self.python)
             .field("relaxed", &self.relaxed.as_ref().map(|r| r.re.as_str()))
             .finish()
     }
@@ -132,21 +155,21 @@ impl Engine {
                 "global flags not at the start of the expression at position {at} in {python:?}"
             )));
         }
-        let full = fancy_regex::RegexBuilder::new(&translate(python))
-            .backtrack_limit(1_000_000)
-            .build()
-            .map_err(|e| DateError(format!("Compile of date regex {python:?} failed: {e}")))?;
-        let names: Vec<Option<&str>> = full.capture_names().collect();
-        let full_fields = field_groups(names.iter().copied(), value_group);
-        let order = names
-            .iter()
-            .filter_map(|n| n.and_then(Key::from_name))
-            .collect();
         let relaxed = relax(python, value_group);
+        let exact = Arc::new(OnceLock::new());
+        let order = match &relaxed {
+            Some(r) => keys_of(r.re.capture_names()),
+            None => {
+                let e = Exact::new(python, value_group)?;
+                let order = keys_of(e.re.capture_names());
+                let _ = exact.set(Some(e));
+                order
+            }
+        };
         Ok(Engine {
             relaxed,
-            full,
-            full_fields,
+            exact,
+            python: python.to_string(),
             order,
             value_group,
         })
@@ -180,12 +203,17 @@ impl Engine {
     }
 
     fn search_full(&self, hay: &str, pos: usize) -> Option<Found> {
+        // A pattern the regex crate accepts but fancy-regex refuses counts as never matching.
+        let exact = self
+            .exact
+            .get_or_init(|| Exact::new(&self.python, self.value_group).ok())
+            .as_ref()?;
         // A backtrack-limit error counts as no match (fail2ban would be stuck on such a line instead).
-        let caps = self.full.captures_from_pos(hay, pos).ok()??;
+        let caps = exact.re.captures_from_pos(hay, pos).ok()??;
         let whole = caps.get(0).map(|m| (m.start(), m.end()))?;
         let group1 = caps.get(1).map_or(whole, |m| (m.start(), m.end()));
         let mut slots = [NO_SPAN; SLOTS];
-        for &(slot, g) in &self.full_fields {
+        for &(slot, g) in &exact.fields {
             if let Some(m) = caps.get(g) {
                 slots[slot] = (m.start() as u32, m.end() as u32);
             }
@@ -201,6 +229,28 @@ impl Engine {
     }
 }
 
+/// The exact (`fancy-regex`) engine of a template.
+struct Exact {
+    re: fancy_regex::Regex,
+    fields: Vec<(usize, usize)>,
+}
+
+impl Exact {
+    fn new(python: &str, value_group: usize) -> Result<Exact, DateError> {
+        let re = fancy_regex::RegexBuilder::new(&translate(python))
+            .backtrack_limit(1_000_000)
+            .build()
+            .map_err(|e| DateError(format!("Compile of date regex {python:?} failed: {e}")))?;
+        let fields = field_groups(re.capture_names(), value_group);
+        Ok(Exact { re, fields })
+    }
+}
+
+/// The strptime keys among capture names, in group order.
+fn keys_of<'a>(names: impl Iterator<Item = Option<&'a str>>) -> Vec<Key> {
+    names.filter_map(|n| n.and_then(Key::from_name)).collect()
+}
+
 /// The outcome of a relaxed search.
 enum Relaxation {
     Found(Found),
@@ -212,21 +262,45 @@ enum Relaxation {
 
 impl Relaxed {
     fn search(&mut self, hay: &str, pos: usize) -> Relaxation {
-        let Some(m) = self.re.captures_read_at(&mut self.locs, hay, pos) else {
+        let Some(memo) = self.memo.as_ref() else {
+            return self.search_captures(hay, pos);
+        };
+        let Some(m) = self.re.find_at(hay, pos) else {
             return Relaxation::None;
         };
         let whole = (m.start(), m.end());
+        if memo.text != m.as_str() || memo.at_zero != (whole.0 == 0) {
+            return self.search_captures(hay, pos);
+        }
         if (self.check_begin && !begin_ok(hay, whole.0))
             || (self.check_end && !end_ok(hay, whole.1))
         {
             return Relaxation::Rejected;
         }
-        for &(a, b) in &self.seps {
-            let text = |g| self.locs.get(g).map(|(s, e)| &hay[s..e]);
-            if text(a) != text(b) {
-                return Relaxation::Rejected;
-            }
+        let Some((g1s, g1e, rel)) = memo.found else {
+            return Relaxation::Rejected;
+        };
+        let shift = whole.0 as u32;
+        let mut slots = rel;
+        for slot in slots.iter_mut().filter(|s| **s != NO_SPAN) {
+            *slot = (slot.0 + shift, slot.1 + shift);
         }
+        Relaxation::Found(Found {
+            whole,
+            group1: (g1s + whole.0, g1e + whole.0),
+            slots,
+        })
+    }
+
+    fn search_captures(&mut self, hay: &str, pos: usize) -> Relaxation {
+        let Some(m) = self.re.captures_read_at(&mut self.locs, hay, pos) else {
+            return Relaxation::None;
+        };
+        let whole = (m.start(), m.end());
+        let seps_ok = self.seps.iter().all(|&(a, b)| {
+            let text = |g| self.locs.get(g).map(|(s, e)| &hay[s..e]);
+            text(a) == text(b)
+        });
         let group1 = self.locs.get(1).unwrap_or(whole);
         let mut slots = [NO_SPAN; SLOTS];
         for &(slot, g) in &self.fields {
@@ -234,12 +308,62 @@ impl Relaxed {
                 slots[slot] = (s as u32, e as u32);
             }
         }
+        if let Some(memo) = self.memo.as_mut() {
+            memo.text.clear();
+            memo.text.push_str(&hay[whole.0..whole.1]);
+            memo.at_zero = whole.0 == 0;
+            memo.found = seps_ok.then(|| {
+                let mut rel = slots;
+                let shift = whole.0 as u32;
+                for slot in rel.iter_mut().filter(|s| **s != NO_SPAN) {
+                    *slot = (slot.0 - shift, slot.1 - shift);
+                }
+                (group1.0 - whole.0, group1.1 - whole.0, rel)
+            });
+        }
+        if !seps_ok
+            || (self.check_begin && !begin_ok(hay, whole.0))
+            || (self.check_end && !end_ok(hay, whole.1))
+        {
+            return Relaxation::Rejected;
+        }
         Relaxation::Found(Found {
             whole,
             group1,
             slots,
         })
     }
+}
+
+/// Whether a relaxed regex (Rust syntax) has no context assertion but a leading `^`, so that its captures
+/// depend on the matched text only (see [`Memo`]).
+fn context_free(re: &str) -> bool {
+    let (_, body) = split_global_flags(re);
+    let body = body.strip_prefix('^').unwrap_or(body);
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '^' | '$' => return false,
+            '\\' => {
+                if matches!(chars.next(), Some('b' | 'B' | 'A' | 'z' | '<' | '>' | 'Z')) {
+                    return false;
+                }
+            }
+            '(' if chars.as_str().starts_with('?') => {
+                // A flag group turning on multi-line mode makes `^`/`$` context assertions.
+                let flags: String = chars.as_str()[1..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphabetic() || *c == '-')
+                    .collect();
+                let closes = chars.as_str()[1 + flags.len()..].starts_with([':', ')']);
+                if closes && flags.split('-').next().is_some_and(|on| on.contains('m')) {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Python `\w` for one character (str patterns are Unicode).
@@ -318,6 +442,7 @@ fn relax(python: &str, value_group: usize) -> Option<Relaxed> {
         .collect::<Option<Vec<_>>>()?;
     let fields = field_groups(names.iter().copied(), value_group);
     let locs = re.capture_locations();
+    let memo = context_free(&translated).then(Memo::default);
     Some(Relaxed {
         re,
         locs,
@@ -325,6 +450,7 @@ fn relax(python: &str, value_group: usize) -> Option<Relaxed> {
         check_end,
         seps,
         fields,
+        memo,
     })
 }
 
@@ -332,8 +458,13 @@ fn relax(python: &str, value_group: usize) -> Option<Relaxed> {
 fn late_global_flags(py: &str) -> Option<usize> {
     let chars: Vec<char> = py.chars().collect();
     let flag_group = |i: usize| {
-        let n = chars[i..].iter().skip(2).take_while(|c| c.is_ascii_alphabetic()).count();
-        (chars[i..].starts_with(&['(', '?']) && n > 0 && chars.get(i + 2 + n) == Some(&')')).then_some(n + 3)
+        let n = chars[i..]
+            .iter()
+            .skip(2)
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        (chars[i..].starts_with(&['(', '?']) && n > 0 && chars.get(i + 2 + n) == Some(&')'))
+            .then_some(n + 3)
     };
     let mut i = 0;
     while i < chars.len() {
@@ -485,6 +616,25 @@ mod tests {
         assert_eq!(translate(r"(?(square)(?=\]))"), r"(?(<square>)(?=\]))");
         assert_eq!(translate(r"\d{10,11}{TAI64N}"), r"\d{10,11}\{TAI64N\}");
         assert_eq!(translate(r"[]a]"), r"[\]a]");
+    }
+
+    #[test]
+    fn context_free_regexes() {
+        assert!(context_free(r"(?iu)^(?:\W{0,2})?((?P<m>\d)x)"));
+        assert!(!context_free(r"a\bb"));
+        assert!(!context_free(r"(?m:^a)"));
+        assert!(!context_free(r"a^"));
+    }
+
+    #[test]
+    fn memo_gives_the_same_captures() {
+        let re = r"^(?:\W{0,2})?((?P<d>[1-2]\d|[0 ]?[1-9]|3[0-1]) (?P<H>[0-2]?\d))(?=\b|\W|$)";
+        let mut e = Engine::new(re, 1).unwrap();
+        let a = e.search("[30 12] x", 0, 9).unwrap();
+        let b = e.search("[30 12] y", 0, 9).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.slots[Key::d as usize], (1, 3));
+        assert!(e.search("30 123", 0, 6).is_none());
     }
 
     #[test]

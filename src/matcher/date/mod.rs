@@ -229,7 +229,10 @@ impl DateDetector {
                 // fail2ban's process-wide template cache hands out the *same* object for a datepattern equal to
                 // a line-anchored default, and building the defaults sets that object's weight to 100
                 // (datedetector.py `_cacheTemplate`); the defaults are built in practically every process.
-                if template::default_list(&self.env).iter().any(|d| d.weight > 1.0 && d.name == t.name) {
+                if template::default_list(&self.env)
+                    .iter()
+                    .any(|d| d.weight > 1.0 && d.name == t.name)
+                {
                     t.weight = 100.0;
                 }
                 self.push(t, false)
@@ -669,16 +672,21 @@ mod tests {
         assert!(DateDetector::from_pattern_with("%q", env()).is_err());
     }
 
-    /// Speed of the hot path (run with `--release -- --ignored`): the remembered template at line start.
+    /// Speed of the hot path (run with `--release -- --ignored`): the remembered template at line start, with
+    /// the same timestamp as the line before ("memo") and with a new one on every line.
     #[test]
     #[ignore]
     fn bench_hot_path() {
-        for line in ["Nov 24 00:57:52 host sshd[123]: Failed password for root from 192.0.2.1 port 22 ssh2",
+        for line in [
+            "Nov 24 00:57:52 host sshd[123]: Failed password for root from 192.0.2.1 port 22 ssh2",
             "2026-11-24 00:57:52,123 fail2ban.filter [1]: INFO [sshd] Found 192.0.2.1",
-            "[Tue Nov 24 00:57:52.123 2026] [error] [client 192.0.2.1] user x not found"]
-        {
+            "[Tue Nov 24 00:57:52.123 2026] [error] [client 192.0.2.1] user x not found",
+        ] {
             let mut dd = utc_detector(None);
-            let ctx = TimeContext { now: NOW, default_offset: None };
+            let ctx = TimeContext {
+                now: NOW,
+                default_offset: None,
+            };
             let m = dd.match_time(line).unwrap();
             assert!(dd.get_time(line, &m, &ctx).is_some());
             let n = 1_000_000;
@@ -692,8 +700,36 @@ mod tests {
                 std::hint::black_box(dd.get_time(line, &m, &ctx));
             }
             let per_time = start.elapsed().as_nanos() / n;
-            eprintln!("{}: match_time {per_match} ns, get_time {per_time} ns ({line:.30})", dd.template(m.template).unwrap().name);
+            let lines: Vec<String> = (0..1000)
+                .map(|i| line.replace(":57:52", &format!(":{:02}:{:02}", i / 60 % 60, i % 60)))
+                .collect();
+            let start = std::time::Instant::now();
+            for i in 0..n {
+                let l = &lines[i as usize % lines.len()];
+                std::hint::black_box(dd.match_time(std::hint::black_box(l)));
+            }
+            let per_new = start.elapsed().as_nanos() / n;
+            eprintln!(
+                "{}: match_time {per_match} ns (new timestamp {per_new} ns), get_time {per_time} ns ({line:.30})",
+                dd.template(m.template).unwrap().name
+            );
         }
+    }
+
+    #[test]
+    fn local_time_across_dst() {
+        let mut dd = utc_detector(None);
+        dd.set_local_zone(TimeZone::get("Europe/Berlin").unwrap());
+        // Values from fail2ban 1.0.2 with TZ=Europe/Berlin: the repeated hour is standard time, the skipped
+        // hour is read with the winter offset.
+        assert_eq!(
+            time_of(&mut dd, "2026-10-25 02:30:00 x").map(|t| t.1),
+            Some(1_792_891_800.0)
+        );
+        assert_eq!(
+            time_of(&mut dd, "2026-03-29 02:30:00 x").map(|t| t.1),
+            Some(1_774_747_800.0)
+        );
     }
 
     #[test]

@@ -179,7 +179,7 @@ fn zone_offset(tz: &str) -> Result<i32, TimeError> {
     let base = if abbr.is_empty() {
         0
     } else {
-        abbr_offset(abbr).ok_or_else(|| TimeError::Failed(format!("KeyError: '{abbr}'")))?
+        abbr_offset(abbr).ok_or_else(|| TimeError::Failed(format!("'{abbr}'")))?
     };
     if off.is_empty() {
         return Ok(base);
@@ -379,6 +379,23 @@ fn local_now(env: &ParseEnv) -> Result<DateTime, TimeError> {
     Ok(ts.to_zoned(env.local.clone()).datetime())
 }
 
+/// `MyTime.now()`, computed only when a field is missing (it costs a time-zone conversion).
+struct LazyNow<'a> {
+    env: &'a ParseEnv<'a>,
+    value: Option<DateTime>,
+}
+
+impl LazyNow<'_> {
+    fn get(&mut self) -> Result<DateTime, TimeError> {
+        if let Some(v) = self.value {
+            return Ok(v);
+        }
+        let v = local_now(self.env)?;
+        self.value = Some(v);
+        Ok(v)
+    }
+}
+
 /// `reGroupDictStrptime`: the fields of a match → seconds since the epoch.
 pub fn group_dict_strptime(
     line: &str,
@@ -387,9 +404,12 @@ pub fn group_dict_strptime(
     env: &ParseEnv,
 ) -> Result<f64, TimeError> {
     let mut f = collect(line, order, slots)?;
-    let now = local_now(env)?;
+    let mut now = LazyNow { env, value: None };
     let assume_year = f.year.is_none();
-    let year = f.year.unwrap_or(now.year() as i32);
+    let year = match f.year {
+        Some(y) => y,
+        None => now.get()?.year() as i32,
+    };
     if f.month.is_none() || f.day.is_none() {
         if f.julian.is_none() {
             if let (Some((week, monday)), Some(wd)) = (f.week, f.weekday) {
@@ -410,7 +430,7 @@ pub fn group_dict_strptime(
     let assume_today = f.month.is_none() && f.day.is_none();
     let (month, day) = match (f.month, f.day) {
         (Some(m), Some(d)) => (m, d),
-        (None, None) => (now.month() as i32, now.day() as i32),
+        (None, None) => (now.get()?.month() as i32, now.get()?.day() as i32),
         _ => return Err(TimeError::Failed("TypeError: month or day missing".into())),
     };
     let mut result = civil(year, month, day, f.hour, f.minute, f.second)?;
@@ -419,10 +439,10 @@ pub fn group_dict_strptime(
         result = shift(result, (-i64::from(off)).minutes())?;
     }
     // Compared with the *local* naive now even when the date was shifted to UTC (strptime.py does so).
-    if assume_today && result > now {
+    if assume_today && result > now.get()? {
         result = shift(result, (-1).days())?;
     }
-    if assume_year && result > shift(now, 1.days())? {
+    if assume_year && result > shift(now.get()?, 1.days())? {
         // `date_result.replace(year=year-1, month=month, day=day)`: the parsed month and day come back.
         result = civil(
             year - 1,
@@ -433,9 +453,11 @@ pub fn group_dict_strptime(
             result.second() as i32,
         )?;
     }
+    // `time.mktime` with tm_isdst = -1 (glibc): a time in a DST gap is read with the offset before the
+    // gap, a repeated time of the fall-back hour as the later (standard-time) one; jiff's `later` does both.
     let ts = match tzoffset {
         Some(_) => result.to_zoned(TimeZone::UTC),
-        None => env.local.to_ambiguous_zoned(result).compatible(),
+        None => env.local.to_ambiguous_zoned(result).later(),
     }
     .map_err(|_| TimeError::Invalid)?;
     Ok(ts.timestamp().as_second() as f64)

@@ -224,10 +224,8 @@ impl Template {
                 .replace_all(p, |_: &fancy_regex::Captures| format!("({epoch_re})"));
             set_regex(&mut name, &format!("({inner})"), WordBegin::Yes, true)
         } else if !line_begin_only {
-            let re = format!(
-                r"((?:^|(?P<square>(?<=^\[))|(?P<selinux>(?<=\baudit\()))%s)(?:(?(selinux)(?=:\d+\)))|(?(square)(?=\])))"
-            )
-            .replace("%s", epoch_re);
+            let re = r"((?:^|(?P<square>(?<=^\[))|(?P<selinux>(?<=\baudit\()))%s)(?:(?(selinux)(?=:\d+\)))|(?(square)(?=\])))"
+                .replace("%s", epoch_re);
             set_regex(&mut name, &re, WordBegin::No, true)
         } else {
             let re = r"((?P<square>(?<=^\[))?%s)(?(square)(?=\]))".replace("%s", epoch_re);
@@ -329,7 +327,11 @@ pub fn pattern_template(pattern: &str, key: &str, env: &TimeReEnv) -> Result<Tem
     Ok(t)
 }
 
-fn build_pattern_template(pattern: &str, key: &str, env: &TimeReEnv) -> Result<Template, DateError> {
+fn build_pattern_template(
+    pattern: &str,
+    key: &str,
+    env: &TimeReEnv,
+) -> Result<Template, DateError> {
     if key.contains("EPOCH") {
         if found(&helpers().epoch, pattern) {
             return Template::epoch(false, Some(pattern), key.contains("LEPOCH"));
