@@ -480,6 +480,176 @@ fn fail_json_annotations_hold() {
     );
 }
 
+/// Command lines beyond the sample-log suite: help and optparse errors, string logs (single and multi line),
+/// listing options, verbosity, debuggex URLs, date patterns, time zones, multi-line buffers and `-o` forms.
+/// `{log}` stands for the sshd sample log.
+const CLI_CASES: &[&[&str]] = &[
+    &["--help"],
+    &["-h", "x"],
+    &["--version"],
+    &["-V"],
+    &["--bogus"],
+    &["--print-all"],
+    &["-L", "x", "a", "b"],
+    &["-c"],
+    &["--raw=1", "a", "b"],
+    &["only-one-arg"],
+    &["--print-no-missed", "--print-all-missed", "a", "b"],
+    &["Nov 24 00:57:52 h sshd[1]: Failed for bob from 192.0.2.1", "Failed for <F-USER>\\S+</F-USER> from <HOST>$"],
+    &["-o", "row", "Nov 24 00:57:52 h sshd[1]: Failed for bob from 192.0.2.1", "from <HOST>$"],
+    &["-o", "<ip>|<F-USER>|<time>|<family>|<ip-rev>|<br>|<x y>|<fid>", "Nov 24 00:57:52 h x: Failed for bob from 192.0.2.1", "for <F-USER>\\S+</F-USER> from <HOST>$"],
+    &["Nov 24 00:57:52 h x: a 192.0.2.1\nNov 24 00:57:53 h x: b 192.0.2.2\n# c\n\nnothing here at all, it is a long line that gets shortened", "a <HOST>$", "b"],
+    &["-v", "--VD", "Nov 24 00:57:52 h x: a 192.0.2.1\nNov 24 00:57:53 h x: b 192.0.2.2", "a <HOST>$"],
+    &["-D", "Nov 24 00:57:52 h x: a 192.0.2.1\nNov 24 00:57:53 h x: b 192.0.2.2", "a <HOST>$", "b"],
+    &["-L", "3", "--print-all-matched", "Nov 24 00:57:52 h x: user=bob\nNov 24 00:57:52 h x: noise\nNov 24 00:57:52 h x: from 192.0.2.9", "user=<F-USER>\\S+</F-USER>$<SKIPLINES>^ h x: from <HOST>$"],
+    &["-d", "^%b %d %H:%M:%S", "Nov 24 00:57:52 h x: a 192.0.2.1", "a <HOST>$"],
+    &["-d", "EPOCH", "1795480000 h x: a 192.0.2.1", "a <HOST>$"],
+    &["--TZ", "UTC+0200", "2026-11-23 10:00:00 h x: a 192.0.2.1", "a <HOST>$"],
+    &["--TZ", "XYZ", "a", "b"],
+    &["-L", "-1", "a", "<HOST>"],
+    &["a 192.0.2.1", "no id group"],
+    &["--print-all-missed", "--print-all-ignored", "-v", "{log}", "sshd"],
+    &["--print-all-matched", "-L", "5", "{log}", "sshd[mode=aggressive]"],
+    &["-o", "id", "{log}", "sshd[mode=ddos]"],
+    &["-o", "user", "{log}", "sshd"],
+    &["-vv", "{log}", "sshd[mode=aggressive]"],
+    &["--no-check-all", "-r", "--usedns", "no", "{log}", "sshd"],
+    &["{log}", "/etc/fail2ban/filter.d/sshd.conf"],
+    &["-c", "/nonexistent", "{log}", "sshd"],
+    // The journal, restricted to a command that never logs, so the entries are the same everywhere.
+    &["-m", "_COMM=f2b-test-none + _COMM=f2b-test-none2", "systemd-journal", "sshd"],
+    &["-m", "_COMM=f2b-test-none", "systemd-journal[journalflags=1]", "from <HOST>$"],
+];
+
+/// The sshd sample log (`{log}` in [`CLI_CASES`]).
+fn sshd_log() -> String {
+    format!("{SAMPLE_LOGS}/sshd")
+}
+
+#[test]
+fn command_lines_match_reference() {
+    assert!(
+        reference_available(),
+        "the reference fail2ban 1.0.2 is not installed"
+    );
+    // Our binary under the reference's name, so usage lines and `--version` show the same program.
+    let dir = crate::util::temp_dir();
+    let ours = dir.path().join("fail2ban-regex");
+    std::os::unix::fs::symlink(f2b_bin(), &ours)
+        .unwrap_or_else(|e| panic!("cannot link {}: {e}", ours.display()));
+    let cases: Vec<Vec<String>> = CLI_CASES
+        .iter()
+        .map(|c| {
+            c.iter()
+                .map(|a| a.replace("{log}", &sshd_log()).replace("\\n", "\n"))
+                .collect()
+        })
+        .collect();
+    let failures = parallel(&cases, |args| {
+        let reference = mask_time(run(Path::new(REFERENCE_REGEX), args));
+        let mut mine = mask_time(run(&ours, args));
+        let our_name = ours.display().to_string();
+        mine.stdout = mine.stdout.replace(&our_name, REFERENCE_REGEX);
+        mine.stderr = mine.stderr.replace(&our_name, REFERENCE_REGEX);
+        let mut report = compare_runs(&reference, &mine).err();
+        // optparse errors and the argument checks are on stderr; they must match too.
+        let usage_error = matches!(reference.code, Some(2) | Some(255))
+            && reference.stderr.contains("ERROR")
+            || reference.code == Some(2);
+        if report.is_none() && usage_error && reference.stderr != mine.stderr {
+            report = Some(format!(
+                "{}\nstderr differs (- reference, + f2b):\n{}",
+                mine.command,
+                crate::util::line_diff(&reference.stderr, &mine.stderr)
+            ));
+        }
+        report
+    });
+    let failed: Vec<&String> = failures.iter().flatten().collect();
+    for f in &failed {
+        eprintln!("{f}");
+    }
+    eprintln!(
+        "fail2ban-regex command lines: {} of {} identical",
+        cases.len() - failed.len(),
+        cases.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} command lines differ from the reference (see above)",
+        failed.len()
+    );
+}
+
+/// The high-water mark of a process's resident memory (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// fail2ban-regex streams its log: on a 1,000,000-line file (half the lines matching, half missed, so the
+/// missed-line listing is exercised too) peak RSS stays under 32 MiB.
+#[test]
+fn streaming_a_million_lines_stays_under_32_mib() {
+    use std::io::Write as _;
+    let dir = crate::util::temp_dir();
+    let log = dir.path().join("big.log");
+    {
+        let file = std::fs::File::create(&log)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
+        let mut w = std::io::BufWriter::new(file);
+        for i in 0..1_000_000u32 {
+            let (m, s) = (i / 60 % 60, i % 60);
+            let what = if i % 2 == 0 {
+                "Failed password for"
+            } else {
+                "Accepted password for"
+            };
+            writeln!(w, "Nov 24 00:{m:02}:{s:02} host sshd[{i}]: {what} user{i} from 10.{}.{}.{} port 22 ssh2", i % 256, i / 256 % 256, i % 7)
+                .unwrap_or_else(|e| panic!("cannot write {}: {e}", log.display()));
+        }
+        w.flush()
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", log.display()));
+    }
+    let out_path = dir.path().join("out.txt");
+    let out = std::fs::File::create(&out_path)
+        .unwrap_or_else(|e| panic!("cannot create output file: {e}"));
+    let mut child = std::process::Command::new(f2b_bin())
+        .args([
+            "fail2ban-regex",
+            &log.display().to_string(),
+            r"Failed password for \S+ from <HOST>",
+        ])
+        .stdout(out)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start f2b: {e}"));
+    // VmHWM only grows, so polling it until the process exits sees the peak (or within a poll of it).
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kib) = peak_rss_kib(child.id()) {
+            peak = peak.max(kib);
+        }
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Err(e) => panic!("waiting for f2b: {e}"),
+        }
+    };
+    assert!(status.success(), "f2b fail2ban-regex failed: {status}");
+    let text = std::fs::read_to_string(&out_path).unwrap_or_default();
+    assert!(
+        text.contains("Lines: 1000000 lines, 0 ignored, 500000 matched, 500000 missed"),
+        "unexpected report:\n{text}"
+    );
+    assert!(text.contains(
+        "Missed line(s): too many to print.  Use --print-all-missed to print all 500000 lines"
+    ));
+    eprintln!("fail2ban-regex on 1,000,000 lines: peak RSS {peak} KiB");
+    assert!(peak > 0, "could not read the peak RSS of the process");
+    assert!(peak < 32 * 1024, "peak RSS {peak} KiB is not under 32 MiB");
+}
+
 #[test]
 fn sample_variants_are_read_like_samplestestcase() {
     let common = serde_json::Map::new();

@@ -3,6 +3,7 @@
 //!
 //! * [`options`]: the optparse command line (help, version, errors, exit code 2).
 //! * [`source`]: the `<LOG>` argument (a streamed file or the argument itself as lines).
+//! * [`journal`]: the `<LOG>` argument `systemd-journal[...]` (entries read with journalctl).
 //! * [`engine`]: `Fail2banRegex` — reads the `<REGEX>`/`<IGNOREREGEX>` arguments (a regex or a filter file
 //!   through the compat crate), drives the matcher's `Filter` line by line and collects the statistics.
 //! * [`report`]: the statistics and the final report.
@@ -10,6 +11,7 @@
 
 pub mod engine;
 pub mod filter_file;
+pub mod journal;
 pub mod options;
 pub mod out;
 pub mod report;

@@ -143,20 +143,21 @@ impl Prefilter {
     pub fn set_candidates(&self, buf: &str) -> Option<Phase1> {
         if buf.is_ascii() {
             if let Some(set) = self.ascii_set() {
-                let bytes = buf.as_bytes();
-                if !set.is_match(bytes) {
+                // One overlapping pass: with a separate `is_match` first, every line that can match
+                // would be scanned twice.
+                let m = set.matches(buf.as_bytes());
+                if !m.matched_any() {
                     return Some(Phase1::Nothing);
                 }
-                let m = set.matches(bytes);
                 let bits = (0..set.len()).map(|i| m.matched(i)).collect();
                 return Some(Phase1::Some(Candidates { bits }));
             }
         }
         let set = self.unicode_set()?;
-        if !set.is_match(buf) {
+        let m = set.matches(buf);
+        if !m.matched_any() {
             return Some(Phase1::Nothing);
         }
-        let m = set.matches(buf);
         let bits = (0..set.len()).map(|i| m.matched(i)).collect();
         Some(Phase1::Some(Candidates { bits }))
     }

@@ -212,6 +212,10 @@ pub struct BacktrackLimit;
 #[derive(Debug, Clone, Default)]
 pub struct Spans {
     spans: Vec<Option<(usize, usize)>>,
+    /// The capture slots of the last regex-crate search, kept so the next search allocates nothing
+    /// (a `Spans` belongs to one regex; a foreign one is replaced on first use).
+    ascii_locs: Option<regex::bytes::CaptureLocations>,
+    locs: Option<regex::CaptureLocations>,
 }
 
 impl Spans {
@@ -298,20 +302,30 @@ impl PyRegex {
     pub fn search(&self, hay: &str, spans: &mut Spans) -> Result<bool, BacktrackLimit> {
         spans.spans.clear();
         if let (Some(re), true) = (&self.ascii, hay.is_ascii()) {
-            let mut locs = re.capture_locations();
-            if re.captures_read(&mut locs, hay.as_bytes()).is_none() {
+            let locs = match &mut spans.ascii_locs {
+                Some(l) if l.len() == re.captures_len() => l,
+                slot => slot.insert(re.capture_locations()),
+            };
+            if re.captures_read(locs, hay.as_bytes()).is_none() {
                 return Ok(false);
             }
-            spans.spans.extend((0..locs.len()).map(|i| locs.get(i)));
+            let n = locs.len();
+            let locs = &*locs;
+            spans.spans.extend((0..n).map(|i| locs.get(i)));
             return Ok(true);
         }
         match &self.engine {
             Engine::Plain(re) => {
-                let mut locs = re.capture_locations();
-                if re.captures_read(&mut locs, hay).is_none() {
+                let locs = match &mut spans.locs {
+                    Some(l) if l.len() == re.captures_len() => l,
+                    slot => slot.insert(re.capture_locations()),
+                };
+                if re.captures_read(locs, hay).is_none() {
                     return Ok(false);
                 }
-                spans.spans.extend((0..locs.len()).map(|i| locs.get(i)));
+                let n = locs.len();
+                let locs = &*locs;
+                spans.spans.extend((0..n).map(|i| locs.get(i)));
                 Ok(true)
             }
             Engine::Fancy(re) => match re.captures(hay) {

@@ -203,15 +203,20 @@ pub fn float_repr(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { "inf" } else { "-inf" }.to_owned();
     }
-    // Rust's `{:e}` is the shortest round-trip representation, like Python's repr.
+    // Rust's `{:e}` gives the shortest round-trip digit count, like Python's repr; but when the
+    // exact value lies halfway between two such strings Rust rounds up while Python (dtoa.c mode 0)
+    // rounds half to even (-1372088713925819.25 → ...819.2). So only the length comes from Rust;
+    // the digits are the exact value rounded half-even to that length.
     let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
+    let (rust_mantissa, _) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let sig_digits = rust_mantissa.chars().filter(char::is_ascii_digit).count();
+    let sign = if f.is_sign_negative() { "-" } else { "" };
+    let (digits, exp) = rounded_digits(f.abs(), sig_digits);
+    let mantissa = if digits.len() > 1 {
+        format!("{}.{}", &digits[..1], &digits[1..])
+    } else {
+        digits.clone()
     };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
     if !(-4..16).contains(&exp) {
         let exp_sign = if exp < 0 { '-' } else { '+' };
         return format!("{sign}{mantissa}e{exp_sign}{:02}", exp.abs());
@@ -228,6 +233,101 @@ pub fn float_repr(f: f64) -> String {
         }
     };
     format!("{sign}{body}")
+}
+
+/// The exact decimal value of a finite, non-negative double: `(digits, e)` with value = digits × 10^e.
+fn exact_decimal(f: f64) -> (String, i32) {
+    let bits = f.to_bits();
+    let exp_bits = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1u64 << 52) - 1);
+    let (m, e) = if exp_bits == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1u64 << 52), exp_bits - 1075)
+    };
+    // Base-1e9 limbs, least significant first.
+    let mut limbs: Vec<u64> = vec![
+        m % 1_000_000_000,
+        m / 1_000_000_000 % 1_000_000_000,
+        m / 1_000_000_000_000_000_000,
+    ];
+    let mul = |limbs: &mut Vec<u64>, k: u64| {
+        let mut carry = 0u64;
+        for limb in limbs.iter_mut() {
+            let v = *limb * k + carry;
+            *limb = v % 1_000_000_000;
+            carry = v / 1_000_000_000;
+        }
+        while carry > 0 {
+            limbs.push(carry % 1_000_000_000);
+            carry /= 1_000_000_000;
+        }
+    };
+    // m × 2^e, or m × 5^-e × 10^e for negative e; factors in chunks that keep limb × k in a u64.
+    let (factor, chunk, count) = if e >= 0 {
+        (2u64, 1u64 << 30, e)
+    } else {
+        (5u64, 5u64.pow(13), -e)
+    };
+    let chunk_pow = if e >= 0 { 30 } else { 13 };
+    for _ in 0..count / chunk_pow {
+        mul(&mut limbs, chunk);
+    }
+    mul(&mut limbs, factor.pow((count % chunk_pow) as u32));
+    while limbs.len() > 1 && limbs.last() == Some(&0) {
+        limbs.pop();
+    }
+    let mut digits = limbs.last().map(|l| l.to_string()).unwrap_or_default();
+    for limb in limbs.iter().rev().skip(1) {
+        digits.push_str(&format!("{limb:09}"));
+    }
+    (digits, e.min(0))
+}
+
+/// The exact value of `f` rounded half-to-even to `n` significant digits: the digits (trailing
+/// zeros dropped) and the exponent of the first digit (`d.ddd × 10^exp`).
+fn rounded_digits(f: f64, n: usize) -> (String, i32) {
+    if f == 0.0 {
+        return ("0".to_owned(), 0);
+    }
+    let (all, e) = exact_decimal(f);
+    let all = all.trim_start_matches('0');
+    let mut exp = all.len() as i32 - 1 + e;
+    let n = n.max(1);
+    let mut kept: Vec<u8> = all.bytes().take(n).collect();
+    if all.len() > n {
+        let rest = &all.as_bytes()[n..];
+        let up = match rest[0] {
+            b'6'..=b'9' => true,
+            b'5' => {
+                rest[1..].iter().any(|d| *d != b'0')
+                    || kept.last().is_some_and(|d| (d - b'0') % 2 == 1)
+            }
+            _ => false,
+        };
+        if up {
+            let mut i = kept.len();
+            loop {
+                if i == 0 {
+                    kept.insert(0, b'1');
+                    kept.pop();
+                    exp += 1;
+                    break;
+                }
+                i -= 1;
+                if kept[i] == b'9' {
+                    kept[i] = b'0';
+                } else {
+                    kept[i] += 1;
+                    break;
+                }
+            }
+        }
+    }
+    while kept.len() > 1 && kept.last() == Some(&b'0') {
+        kept.pop();
+    }
+    (String::from_utf8(kept).unwrap_or_default(), exp)
 }
 
 #[cfg(test)]
@@ -276,6 +376,12 @@ mod tests {
             (f64::NAN, "nan"),
             (31557600.0, "31557600.0"),
             (5400.0, "5400.0"),
+            (-1372088713925819.2, "-1372088713925819.2"),
+            (5e-324, "5e-324"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (1e23, "1e+23"),
+            (0.3, "0.3"),
+            (2.5, "2.5"),
         ];
         for (f, want) in cases {
             assert_eq!(float_repr(f), want, "repr of {f:?}");
@@ -335,12 +441,17 @@ mod tests {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("the reference's /usr/bin/python3 is needed");
-        {
+        // Write from another thread: Python answers line by line and would block on a full pipe.
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        let writer = std::thread::spawn(move || {
             use std::io::Write;
-            let mut stdin = child.stdin.take().expect("piped stdin");
-            stdin.write_all(input.as_bytes()).expect("write to python");
-        }
+            stdin.write_all(input.as_bytes())
+        });
         let out = child.wait_with_output().expect("python output");
+        writer
+            .join()
+            .expect("writer thread")
+            .expect("write to python");
         assert!(out.status.success());
         let reference = String::from_utf8(out.stdout).expect("utf-8");
         let ours: Vec<String> = strings

@@ -10,6 +10,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use compat::Value;
 
 use super::filter_file::{self, LoadFailure, RegexArg};
+use super::journal::{Entry, Journal, JournalArgs};
 use super::options::Options;
 use super::out::{Found, OutFormat};
 use super::report::{self, Hit, LineKind, LineStats, ListingPolicy, RegexStat};
@@ -77,7 +78,7 @@ struct Fail2banRegex<'o> {
     filter: Filter,
     maxlines_set: bool,
     datepattern_set: bool,
-    journalmatch: Option<String>,
+    journalmatch: Option<Vec<String>>,
     failregex: Vec<RegexStat>,
     ignoreregex: Vec<RegexStat>,
     pref_matched: usize,
@@ -103,7 +104,7 @@ impl<'o> Fail2banRegex<'o> {
             filter: Filter::new("fail2ban-regex-jail"),
             maxlines_set: false,
             datepattern_set: false,
-            journalmatch: opts.journalmatch.clone(),
+            journalmatch: None,
             failregex: Vec::new(),
             ignoreregex: Vec::new(),
             pref_matched: 0,
@@ -125,6 +126,10 @@ impl<'o> Fail2banRegex<'o> {
         };
         if opts.maxlines != 0 {
             me.set_max_lines(opts.maxlines, out)?;
+        }
+        if let Some(m) = &opts.journalmatch {
+            let words = compat::reader::common::shlex_split(m).map_err(|e| e.to_string())?;
+            me.journalmatch = Some(words);
         }
         if let Some(tz) = &opts.timezone {
             // The reference prints `str(exception)`: for the KeyError of an unknown abbreviation that is just
@@ -222,10 +227,7 @@ impl<'o> Fail2banRegex<'o> {
         if std::path::Path::new(cmd_log).is_file() {
             self.run_file(cmd_log, out)?;
         } else if cmd_log.starts_with("systemd-journal") {
-            // Reading the journal needs libsystemd; this build has no journal reader, which the reference
-            // reports the same way when its systemd bindings are missing.
-            out.always("Error: systemd library not found. Exiting...");
-            return Err(Stop::Reported);
+            self.run_journal(cmd_log, out)?;
         } else {
             self.run_string(cmd_log, out);
         }
@@ -260,6 +262,46 @@ impl<'o> Fail2banRegex<'o> {
         }
         self.elapsed = Some(t0.elapsed().as_secs_f64());
         Ok(())
+    }
+
+    /// The log is the systemd journal (`start`'s systemd branch): entries come with their time, so the date
+    /// detector is not used for them.
+    fn run_journal<W: Write>(&mut self, cmd_log: &str, out: &mut Output<W>) -> Result<(), Stop> {
+        out.report("Use         systemd journal");
+        out.report(&format!("Use         encoding : {}", self.opts.encoding));
+        // Uncaught in the reference: a bad `systemd-journal[...]` raises out of start().
+        let (_, opts) =
+            compat::options::extract_options(cmd_log).map_err(|e| Stop::Uncaught(e.to_string()))?;
+        let opts: Vec<(String, String)> =
+            opts.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let args = JournalArgs::from_options(&opts).map_err(Stop::Uncaught)?;
+        // setDatePattern(None) is a no-op when a filter already set a datepattern (first value wins).
+        self.set_date_pattern(None, out).map_err(Stop::Uncaught)?;
+        let matches = self.journalmatch.clone().unwrap_or_default();
+        if !matches.is_empty() {
+            out.report(&format!("Use    journal match : {}", matches.join(" ")));
+        }
+        out.report("");
+        let mut journal = Journal::open(args.command(&matches))
+            .map_err(|e| Stop::Uncaught(format!("cannot run journalctl: {e}")))?;
+        let t0 = Instant::now();
+        loop {
+            match journal.next_entry() {
+                Ok(Some(entry)) => self.process_entry(&entry, out),
+                Ok(None) => break,
+                Err(e) => return Err(Stop::Uncaught(format!("reading the journal: {e}"))),
+            }
+        }
+        self.elapsed = Some(t0.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// `process()` for a journal entry: a tuple line with a known time (no comment/empty-line skipping).
+    fn process_entry<W: Write>(&mut self, entry: &Entry, out: &mut Output<W>) {
+        let tuple = TupleLine::new("", &entry.date, &entry.line);
+        let joined = tuple.joined().to_string();
+        let (found, ignored, te) = self.test_regex(Input::Tuple(tuple, entry.time));
+        self.account(&joined, found, ignored, te, out);
     }
 
     /// The log is the argument itself: one line, or several split at `\n`.
@@ -301,7 +343,19 @@ impl<'o> Fail2banRegex<'o> {
         if line.starts_with('#') || line.is_empty() {
             return;
         }
-        let (found, ignored, te) = self.test_regex(line);
+        let (found, ignored, te) = self.test_regex(Input::Line(line));
+        self.account(line, found, ignored, te, out);
+    }
+
+    /// The rest of `process()` for one line: `-o` output, or the line statistics.
+    fn account<W: Write>(
+        &mut self,
+        line: &str,
+        found: Vec<Found>,
+        ignored: bool,
+        te: Option<String>,
+        out: &mut Output<W>,
+    ) {
         if let Some(format) = &self.format {
             if !found.is_empty() {
                 for text in format.render(&found) {
@@ -323,7 +377,7 @@ impl<'o> Fail2banRegex<'o> {
 
     /// `testRegex(line)`: the failures to report for the line, whether it counts as ignored, and (only with
     /// `-D --print-all-matched` on a multi-line match) the text the reference returns instead of the line.
-    fn test_regex(&mut self, line: &str) -> (Vec<Found>, bool, Option<String>) {
+    fn test_regex(&mut self, input: Input<'_>) -> (Vec<Found>, bool, Option<String>) {
         let max_lines = self.filter.max_lines();
         let org_buffer: Vec<TupleLine> = if max_lines > 1 {
             self.filter.line_buffer().to_vec()
@@ -331,7 +385,10 @@ impl<'o> Fail2banRegex<'o> {
             Vec::new()
         };
         let full_buffer = org_buffer.len() >= max_lines;
-        let failures = self.filter.process_line(line, now());
+        let failures = match input {
+            Input::Line(line) => self.filter.process_line(line, now()),
+            Input::Tuple(tuple, time) => self.filter.process_tuple_line(tuple, time, now()),
+        };
         let line_ignored = !self.filter.ignore_hits().is_empty();
         for &idx in self.filter.ignore_hits() {
             // With a filter file *and* an IGNOREREGEX argument the reference indexes a replaced list here
@@ -507,6 +564,13 @@ impl<'o> Fail2banRegex<'o> {
             ) else {
                 continue;
             };
+            if opt == "addjournalmatch" {
+                // `setJournalMatch(opt[3:])`: the words of one journalmatch line; a later line replaces it.
+                if self.opts.journalmatch.is_none() {
+                    self.journalmatch = Some(items.iter().skip(3).map(Value::str).collect());
+                }
+                continue;
+            }
             let values: Vec<Value> = match (op, items.get(3)) {
                 ("multi-set", Some(Value::List(v))) => v.clone(),
                 ("set", _) => items[3..].to_vec(),
@@ -541,12 +605,6 @@ impl<'o> Fail2banRegex<'o> {
                         },
                     },
                     "datepattern" => self.set_date_pattern(Some(&text), out),
-                    "addjournalmatch" => {
-                        if self.opts.journalmatch.is_none() {
-                            self.journalmatch = Some(text);
-                        }
-                        Ok(())
-                    }
                     _ => Ok(()),
                 };
                 if let Err(e) = applied {
@@ -679,6 +737,12 @@ impl Fail2banRegex<'_> {
             })
             .collect()
     }
+}
+
+/// What `testRegex` gets: a log line, or a journal entry's tuple line with its time.
+enum Input<'a> {
+    Line(&'a str),
+    Tuple(TupleLine, f64),
 }
 
 /// Why a run stops early.

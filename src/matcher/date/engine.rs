@@ -514,79 +514,92 @@ pub fn translate(py: &str) -> String {
     let mut i = 0;
     let mut in_class = false;
     while i < chars.len() {
-        let c = chars[i];
-        if c == '\\' {
-            match chars.get(i + 1) {
-                Some('<') | Some('>') if !in_class => out.push(chars[i + 1]),
-                Some('Z') if !in_class => out.push_str(r"\z"),
-                Some(&n) => {
-                    out.push('\\');
-                    out.push(n);
-                }
-                None => out.push('\\'),
-            }
-            i += 2;
-            continue;
-        }
-        if in_class {
-            match c {
-                ']' => {
-                    in_class = false;
-                    out.push(']');
-                }
-                '[' | '&' | '~' => {
-                    out.push('\\');
-                    out.push(c);
-                }
-                '-' if chars.get(i + 1) == Some(&'-') => out.push_str(r"-\-"),
-                _ => out.push(c),
-            }
-            if c == '-' && chars.get(i + 1) == Some(&'-') {
-                i += 1;
-            }
-            i += 1;
-            continue;
-        }
-        match c {
-            '[' => {
-                in_class = true;
-                out.push('[');
-                if chars.get(i + 1) == Some(&'^') {
-                    out.push('^');
-                    i += 1;
-                }
-                if chars.get(i + 1) == Some(&']') {
-                    out.push_str(r"\]");
-                    i += 1;
-                }
-            }
-            '$' => out.push_str(r"(?:(?=\n\z)|\z)"),
-            '{' if !is_quantifier(&chars[i..]) => out.push_str(r"\{"),
-            '}' => out.push_str(r"\}"),
-            '(' if chars.get(i + 1) == Some(&'?') && chars.get(i + 2) == Some(&'(') => {
-                let name: String = chars[i + 3..].iter().take_while(|c| **c != ')').collect();
-                if !name.is_empty()
-                    && !name.chars().all(|c| c.is_ascii_digit())
-                    && !name.starts_with('?')
-                {
-                    out.push_str(&format!("(?(<{name}>)"));
-                    i += 3 + name.chars().count() + 1;
-                    continue;
-                }
-                out.push('(');
-            }
-            _ => out.push(c),
-        }
-        if c == '{' && is_quantifier(&chars[i..]) {
-            let q: String = chars[i + 1..].iter().take_while(|c| **c != '}').collect();
-            out.push_str(&q);
-            out.push('}');
-            i += q.chars().count() + 2;
-            continue;
-        }
-        i += 1;
+        i += if chars[i] == '\\' {
+            escape(chars.get(i + 1).copied(), in_class, &mut out)
+        } else if in_class {
+            class_char(&chars[i..], &mut in_class, &mut out)
+        } else {
+            outside_char(&chars[i..], &mut in_class, &mut out)
+        };
     }
     out
+}
+
+/// A backslash escape (`next` is the escaped char) → chars consumed.
+fn escape(next: Option<char>, in_class: bool, out: &mut String) -> usize {
+    match next {
+        Some(c @ ('<' | '>')) if !in_class => out.push(c),
+        Some('Z') if !in_class => out.push_str(r"\z"),
+        Some(n) => {
+            out.push('\\');
+            out.push(n);
+        }
+        None => out.push('\\'),
+    }
+    2
+}
+
+/// One char inside a character class (`s[0]`) → chars consumed.
+fn class_char(s: &[char], in_class: &mut bool, out: &mut String) -> usize {
+    match s[0] {
+        ']' => {
+            *in_class = false;
+            out.push(']');
+        }
+        // Literal in Python, nested class / set operators in Rust.
+        c @ ('[' | '&' | '~') => {
+            out.push('\\');
+            out.push(c);
+        }
+        '-' if s.get(1) == Some(&'-') => {
+            out.push_str(r"-\-");
+            return 2;
+        }
+        c => out.push(c),
+    }
+    1
+}
+
+/// One char outside character classes (`s[0]`) → chars consumed.
+fn outside_char(s: &[char], in_class: &mut bool, out: &mut String) -> usize {
+    match s[0] {
+        '[' => {
+            *in_class = true;
+            out.push('[');
+            let mut n = 1;
+            if s.get(n) == Some(&'^') {
+                out.push('^');
+                n += 1;
+            }
+            // A `]` first in a class is literal in Python.
+            if s.get(n) == Some(&']') {
+                out.push_str(r"\]");
+                n += 1;
+            }
+            return n;
+        }
+        '$' => out.push_str(r"(?:(?=\n\z)|\z)"),
+        '{' if is_quantifier(s) => {
+            let len = s.iter().position(|c| *c == '}').map_or(1, |p| p + 1);
+            out.extend(&s[..len]);
+            return len;
+        }
+        '{' => out.push_str(r"\{"),
+        '}' => out.push_str(r"\}"),
+        '(' if s.starts_with(&['(', '?', '(']) => {
+            let name: String = s[3..].iter().take_while(|c| **c != ')').collect();
+            if !name.is_empty()
+                && !name.starts_with('?')
+                && !name.chars().all(|c| c.is_ascii_digit())
+            {
+                out.push_str(&format!("(?(<{name}>)"));
+                return 3 + name.chars().count() + 1;
+            }
+            out.push('(');
+        }
+        c => out.push(c),
+    }
+    1
 }
 
 /// `{m}`, `{m,}`, `{m,n}` (Python also accepts `{,n}`).

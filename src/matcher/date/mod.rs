@@ -733,6 +733,63 @@ mod tests {
     }
 
     #[test]
+    fn odd_input_never_panics() {
+        let lines = [
+            "",
+            " ",
+            "\u{e9}\u{e9} Nov 24 00:57:52 x",
+            "Nov 24 00:57:52",
+            "[1795480000]",
+            "\u{1f600}2026-11-24 00:57:52\u{1f600}",
+            "2026-02-30 10:00:00 x",
+            "ABCD Nov 24 00:57:52 x",
+            "Nov 24 24:61:61 x",
+            "@4000000000000000000000000",
+            "2026/11-24 10:00:00",
+            "x2026-11-24 10:00:00 2026-11-24 10:00:01",
+        ];
+        let patterns = [
+            None,
+            Some("{NONE}"),
+            Some("{^LN-BEG}"),
+            Some("LEPOCH"),
+            Some("%d/%m/%y %I:%M %p"),
+            Some("%j %Y"),
+        ];
+        for p in patterns {
+            let mut dd = utc_detector(p);
+            for _ in 0..2 {
+                for line in lines {
+                    if let Some(m) = dd.match_time(line) {
+                        let _ = dd.parse_time(
+                            line,
+                            &m,
+                            &TimeContext {
+                                now: NOW,
+                                default_offset: Some(3600),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        let mut dd = utc_detector(None);
+        let line = "ABCD Nov 24 00:57:52 x";
+        let m = dd.match_time(line).unwrap();
+        assert_eq!(
+            dd.parse_time(
+                line,
+                &m,
+                &TimeContext {
+                    now: NOW,
+                    default_offset: None
+                }
+            ),
+            Err(TimeError::Failed("'ABCD'".into()))
+        );
+    }
+
+    #[test]
     fn logtimezone() {
         let mut dd = utc_detector(None);
         dd.set_default_tz(Some("UTC+0200")).unwrap();
