@@ -38,15 +38,27 @@ fn install_creates_the_four_names_and_each_acts_as_its_tool() {
         .arg(dir.path())
         .output()
         .expect("run f2b install");
-    assert!(out.status.success(), "install failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "install failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bin = dir.path().join("bin");
     assert!(bin.join("f2b").is_file());
-    for name in ["fail2ban-server", "fail2ban-client", "fail2ban-regex", "f2b-convert"] {
+    for name in [
+        "fail2ban-server",
+        "fail2ban-client",
+        "fail2ban-regex",
+        "f2b-convert",
+    ] {
         let link = bin.join(name);
         assert_eq!(fs::read_link(&link).unwrap(), Path::new("f2b"), "{name}");
     }
     // Called by its name, the binary is that tool: fail2ban-client answers its own --version.
-    let out = Command::new(bin.join("fail2ban-client")).arg("-V").output().unwrap();
+    let out = Command::new(bin.join("fail2ban-client"))
+        .arg("-V")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1.0.2");
 }
@@ -65,7 +77,10 @@ fn install_refuses_to_overwrite_foreign_files_without_force() {
         .unwrap();
     assert_eq!(out.status.code(), Some(255));
     assert!(String::from_utf8_lossy(&out.stderr).contains("fail2ban-client exists"));
-    assert!(!bin.join("f2b").exists(), "a refusal must leave nothing half-installed");
+    assert!(
+        !bin.join("f2b").exists(),
+        "a refusal must leave nothing half-installed"
+    );
 
     let out = Command::new(f2b_bin())
         .args(["install", "--force", "--bindir"])

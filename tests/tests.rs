@@ -3,6 +3,6 @@
 
 mod compat_dump;
 mod dates_diff;
-mod util;
 mod install;
 mod regex_diff;
+mod util;

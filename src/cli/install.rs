@@ -141,7 +141,11 @@ pub fn install(exe: &Path, bindir: &Path, force: bool) -> Result<Vec<String>, St
         let mut backup = path.clone().into_os_string();
         backup.push(BACKUP_SUFFIX);
         fs::rename(&path, &backup).map_err(|e| ctx("cannot keep a backup of", &path, e))?;
-        report.push(format!("kept {} as {}", path.display(), Path::new(&backup).display()));
+        report.push(format!(
+            "kept {} as {}",
+            path.display(),
+            Path::new(&backup).display()
+        ));
     }
     for name in names {
         let link = bindir.join(name);
@@ -166,12 +170,16 @@ mod tests {
 
     #[test]
     fn parses_prefix_and_force() {
-        let parsed = parse(&args(&["--prefix", "/opt/x", "--force"])).unwrap().unwrap();
+        let parsed = parse(&args(&["--prefix", "/opt/x", "--force"]))
+            .unwrap()
+            .unwrap();
         assert_eq!(parsed.prefix.as_deref(), Some(Path::new("/opt/x")));
         assert!(parsed.force);
         let parsed = parse(&args(&["--bindir=/b"])).unwrap().unwrap();
         assert_eq!(parsed.bindir.as_deref(), Some(Path::new("/b")));
-        assert!(parse(&args(&["--prefix"])).unwrap_err().contains("--prefix"));
+        assert!(parse(&args(&["--prefix"]))
+            .unwrap_err()
+            .contains("--prefix"));
         assert!(parse(&args(&["--bogus"])).unwrap_err().contains("--bogus"));
         assert!(parse(&args(&["--prefix", "a", "--bindir", "b"])).is_err());
     }

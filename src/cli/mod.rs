@@ -80,7 +80,11 @@ pub fn main(args: Vec<OsString>) -> i32 {
     // Called by one of fail2ban's names (a symlink, a copy, or Python's client exec'ing
     // `<dir>/fail2ban-server`): be that tool.
     if program != "f2b" {
-        if let Some(tool) = Tool::ALL.iter().find(|(_, n)| *n == program).map(|(t, _)| *t) {
+        if let Some(tool) = Tool::ALL
+            .iter()
+            .find(|(_, n)| *n == program)
+            .map(|(t, _)| *t)
+        {
             return tool.run(&args[1..]);
         }
     }
@@ -128,7 +132,10 @@ fn usage() -> String {
 
 fn utf8_args(args: Vec<OsString>) -> Result<Vec<String>, String> {
     args.into_iter()
-        .map(|a| a.into_string().map_err(|a| a.to_string_lossy().into_owned()))
+        .map(|a| {
+            a.into_string()
+                .map_err(|a| a.to_string_lossy().into_owned())
+        })
         .collect()
 }
 

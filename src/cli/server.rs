@@ -11,7 +11,10 @@ pub fn main(args: &[String]) -> i32 {
             0
         }
         Some("-V") | Some("--version") => {
-            println!("f2b {} (fail2ban 1.0.2 compatible)", env!("CARGO_PKG_VERSION"));
+            println!(
+                "f2b {} (fail2ban 1.0.2 compatible)",
+                env!("CARGO_PKG_VERSION")
+            );
             0
         }
         _ => {

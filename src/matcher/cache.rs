@@ -31,8 +31,10 @@ impl<K: PartialEq, V> Cache<K, V> {
         self.entries.is_empty()
     }
 
+    /// Keys are unique (`set` updates an existing key in place), so searching from the newest entry finds
+    /// the same one; the key asked for is usually a recent one (the current multi-line session).
     fn position(&self, k: &K) -> Option<usize> {
-        self.entries.iter().position(|(ek, _, _)| ek == k)
+        self.entries.iter().rposition(|(ek, _, _)| ek == k)
     }
 
     /// The live value for `k`; an expired entry is removed (`Cache.get`).

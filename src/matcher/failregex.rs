@@ -79,6 +79,9 @@ pub struct Regex {
     /// Indices of the `skiplines<n>` groups, in `n` order.
     skiplines: Vec<usize>,
     multiline: bool,
+    /// For a regex ending in `(?P<content>.+)$` (the prefregex of every filter built on common.conf): the
+    /// regex without that tail, see [`content_head`].
+    content_head: Option<PyRegex>,
     last: LastMatch,
 }
 
@@ -125,6 +128,12 @@ impl Regex {
         };
         let (alt_values, tuple_values) = complex_groups(&single);
         let skiplines = skiplines_groups(&single);
+        let dollar = if opts.multiline {
+            Dollar::Multiline
+        } else {
+            Dollar::SingleLine
+        };
+        let content_head = content_head(&compile_src, dollar, &single, opts.backtrack_limit);
         Ok(Regex {
             regex,
             single,
@@ -135,6 +144,7 @@ impl Regex {
             tuple_values,
             skiplines,
             multiline: opts.multiline,
+            content_head,
             last: LastMatch::default(),
         })
     }
@@ -205,7 +215,15 @@ impl Regex {
             }
             _ => &self.single,
         };
-        if !re.search(buf, &mut self.last.spans)? {
+        let head_result = match (&self.content_head, inner_newline) {
+            (Some(head), false) => search_by_head(head, buf, &mut self.last.spans),
+            _ => None,
+        };
+        let matched = match head_result {
+            Some(m) => m,
+            None => re.search(buf, &mut self.last.spans)?,
+        };
+        if !matched {
             return Ok(false);
         }
         self.last.spans_ready = true;
@@ -228,7 +246,15 @@ impl Regex {
             return self.search(buf, org_lines);
         }
         self.last.matched = false;
-        if !self.single.is_match(buf)? {
+        let by_head = self
+            .content_head
+            .as_ref()
+            .and_then(|head| match_by_head(head, buf));
+        let matched = match by_head {
+            Some(m) => m,
+            None => self.single.is_match(buf)?,
+        };
+        if !matched {
             return Ok(false);
         }
         self.last.matched = true;
@@ -412,6 +438,72 @@ impl FailData {
     }
 }
 
+/// The tail of a prefregex built on common.conf (`<F-CONTENT>.+</F-CONTENT>$`).
+const CONTENT_TAIL: &str = "(?P<content>.+)$";
+
+/// The regex `src` without a trailing [`CONTENT_TAIL`], compiled like `full`, when that split is exact.
+///
+/// Why: a capture search of the whole prefregex runs the bounded backtracker over the whole line (most of
+/// the matcher's time on lines that may fail); the head alone only spans the short line prefix.
+/// Exactness: with `src` = head + tail and no top-level `|` in the head, every match of `src` is a match
+/// of the head followed by one of the tail. Leftmost-first search (Python's backtracking order) of the
+/// head gives the earliest start and, there, the head's first path in priority order; when the tail
+/// matches after it, that path is also `src`'s first match. On a buffer whose only `\n` is the last
+/// character, the tail `.+$` (no DOTALL: `.` is anything but `\n`) matches after position `e` exactly when
+/// there is a character at `e` that is not `\n`, and then spans up to the first `\n` (or the end).
+/// Heads with inline flags (`(?s)` would change `.`, `(?x)` everything), a trailing backslash or a
+/// non-regular translation are not split.
+fn content_head(src: &str, dollar: Dollar, full: &PyRegex, limit: usize) -> Option<PyRegex> {
+    let head = src.strip_suffix(CONTENT_TAIL)?;
+    let chars: Vec<char> = head.chars().collect();
+    let trailing_backslashes = chars.iter().rev().take_while(|&&c| c == '\\').count();
+    let has_flags = head
+        .match_indices("(?")
+        .any(|(i, _)| head[i + 2..].starts_with(|c: char| "aiLmsux-".contains(c)));
+    if trailing_backslashes % 2 == 1
+        || has_flags
+        || super::prefilter::has_alternative_at(&chars, 0)
+    {
+        return None;
+    }
+    let re = PyRegex::new(head, dollar, limit).ok()?;
+    let (names, head_names) = (full.names(), re.names());
+    let same_groups = re.is_regular()
+        && names.len() == head_names.len() + 1
+        && names[..head_names.len()] == *head_names
+        && names.last().is_some_and(|n| n.as_deref() == Some("content"));
+    same_groups.then_some(re)
+}
+
+/// Searches a buffer without inner newlines with the head of a `...(?P<content>.+)$` regex (see
+/// [`content_head`]) and fills `spans` as the whole regex would. `Some(false)`: the whole regex cannot
+/// match either (it needs a match of its head); `None`: decide with the whole regex.
+fn search_by_head(head: &PyRegex, buf: &str, spans: &mut Spans) -> Option<bool> {
+    // A regular regex never hits the backtracking limit.
+    if !head.search(buf, spans).ok()? {
+        return Some(false);
+    }
+    let (_, end) = spans.get(0)?;
+    let rest = buf.get(end..)?;
+    if rest.is_empty() || rest.starts_with('\n') {
+        return None;
+    }
+    let content_end = end + rest.find('\n').unwrap_or(rest.len());
+    spans.extend_match(content_end, (end, content_end));
+    Some(true)
+}
+
+/// [`search_by_head`] without the groups: whether the whole regex matches a buffer without inner newlines
+/// (the caller checked), `None` when only the whole regex can tell. The head's DFA stops after the short
+/// line prefix, where the whole regex's must read the line to its end.
+fn match_by_head(head: &PyRegex, buf: &str) -> Option<bool> {
+    let Some(end) = head.match_end(buf) else {
+        return Some(false);
+    };
+    let rest = buf.get(end..)?;
+    (!rest.is_empty() && !rest.starts_with('\n')).then_some(true)
+}
+
 /// The `<HOST>`/`<IP6>` expansions contain `(?:[0-9a-fA-F]{1,4}::?|::){1,7}(?:[0-9a-fA-F]{1,4}|(?<=:):)`.
 /// Every alternative of the repeated group ends with `:`, so the lookbehind `(?<=:)` always holds there:
 /// dropping it gives the same language and keeps the regex regular (fast `regex` crate instead of
@@ -496,6 +588,57 @@ mod tests {
 
     fn opts() -> RegexOptions<'static> {
         RegexOptions::default()
+    }
+
+    /// The spans of a whole-regex search, to compare with the head-then-content path.
+    fn full_spans(re: &PyRegex, buf: &str) -> Option<Vec<Option<(usize, usize)>>> {
+        let mut spans = Spans::default();
+        re.search(buf, &mut spans)
+            .expect("regular")
+            .then(|| (0..spans.len()).map(|i| spans.get(i)).collect())
+    }
+
+    #[test]
+    fn content_head_gives_the_whole_regex_spans() {
+        let pref = r"^(?P<mlfid>\s*(?:\S+\s+)?(?:sshd(?:\[\d+\])?:\s+)?)(?:(?:error|fatal): )?<F-CONTENT>.+</F-CONTENT>$";
+        let re = Regex::new(pref, opts()).expect("compiles");
+        let head = re.content_head.as_ref().expect("split applies");
+        let bufs = [
+            " web1 sshd[12]: Failed password for x from 1.2.3.4 port 2 ssh2\n",
+            " web1 sshd[12]: error: Received disconnect\n",
+            " web1 sshd[12]: \n",
+            " web1 \n",
+            "\n",
+            "",
+            "x",
+            " h\u{e9}te sshd[1]: \u{e9}t\u{e9}\n",
+            " web1 sshd[12]: fatal: \r\n",
+        ];
+        for buf in bufs {
+            let mut spans = Spans::default();
+            let by_head = match search_by_head(head, buf, &mut spans) {
+                Some(true) => Some((0..spans.len()).map(|i| spans.get(i)).collect()),
+                Some(false) => None,
+                None => full_spans(&re.single, buf),
+            };
+            assert_eq!(by_head, full_spans(&re.single, buf), "{buf:?}");
+            let quick = match_by_head(head, buf)
+                .unwrap_or_else(|| re.single.is_match(buf).expect("regular"));
+            assert_eq!(quick, by_head.is_some(), "{buf:?}");
+        }
+    }
+
+    #[test]
+    fn content_head_only_where_the_split_is_exact() {
+        let head_of = |py: &str| Regex::new(py, opts()).expect("compiles").content_head.is_some();
+        assert!(head_of("^<F-MLFID>a</F-MLFID> <F-CONTENT>.+</F-CONTENT>$"));
+        // A top-level alternative belongs to the head only in one branch.
+        assert!(!head_of("^<F-MLFID>a</F-MLFID>|b<F-CONTENT>.+</F-CONTENT>$"));
+        // Inline flags (DOTALL would let `.` take the newline).
+        assert!(!head_of("(?s)^<F-MLFID>a</F-MLFID><F-CONTENT>.+</F-CONTENT>$"));
+        // An escaped backslash before the content group leaves it a group.
+        assert!(head_of(r"^<F-MLFID>a</F-MLFID>\\(?P<content>.+)$"));
+        assert!(!head_of("^<F-MLFID>a</F-MLFID><F-CONTENT>.*</F-CONTENT>$"));
     }
 
     #[test]

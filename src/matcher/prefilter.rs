@@ -325,7 +325,7 @@ fn class_end(chars: &[char], start: usize) -> Option<usize> {
 }
 
 /// Whether there is a `|` at the nesting level of `from` (before that level closes).
-fn has_alternative_at(chars: &[char], from: usize) -> bool {
+pub(super) fn has_alternative_at(chars: &[char], from: usize) -> bool {
     let mut depth = 0usize;
     let mut i = from;
     while i < chars.len() {

@@ -233,6 +233,15 @@ impl Spans {
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
+
+    /// Widens the whole match (group 0) to end at `end` and appends the span of one more group: how a
+    /// match of a regex's head continues into a trailing group the caller matched itself.
+    pub fn extend_match(&mut self, end: usize, group: (usize, usize)) {
+        if let Some(Some(whole)) = self.spans.first_mut() {
+            whole.1 = end;
+        }
+        self.spans.push(Some(group));
+    }
 }
 
 impl PyRegex {
@@ -338,6 +347,18 @@ impl PyRegex {
                 Ok(None) => Ok(false),
                 Err(_) => Err(BacktrackLimit),
             },
+        }
+    }
+
+    /// The end of the leftmost-first match (no group extraction). Only for regular patterns: `None`
+    /// for fancy-regex ones as well as when nothing matches, so callers check [`PyRegex::is_regular`].
+    pub fn match_end(&self, hay: &str) -> Option<usize> {
+        if let (Some(re), true) = (&self.ascii, hay.is_ascii()) {
+            return re.find(hay.as_bytes()).map(|m| m.end());
+        }
+        match &self.engine {
+            Engine::Plain(re) => re.find(hay).map(|m| m.end()),
+            Engine::Fancy(_) => None,
         }
     }
 

@@ -16,7 +16,7 @@ use super::out::{Found, OutFormat};
 use super::report::{self, Hit, LineKind, LineStats, ListingPolicy, RegexStat};
 use super::source::{self, Encoding, FileLines};
 use crate::matcher::date::validate_time_zone;
-use crate::matcher::filter::{Failure, Filter};
+use crate::matcher::filter::{Failure, Filter, Level as DiagLevel};
 use crate::matcher::{FailData, FailValue, TupleLine};
 
 /// fail2banregex.py's two print paths: `self.output` (report text, silent with `-o`) and `output` (always).
@@ -88,6 +88,8 @@ struct Fail2banRegex<'o> {
     elapsed: Option<f64>,
     backend: &'static str,
     format: Option<OutFormat>,
+    /// The `-l` threshold (Python logging level number).
+    log_level: u32,
 }
 
 impl<'o> Fail2banRegex<'o> {
@@ -101,7 +103,8 @@ impl<'o> Fail2banRegex<'o> {
         };
         let mut me = Fail2banRegex {
             opts,
-            filter: Filter::new("fail2ban-regex-jail"),
+            // `Filter(None)`: its log messages name the jail "~jailless~" (filter.py `Filter.jailName`).
+            filter: Filter::new("~jailless~"),
             maxlines_set: false,
             datepattern_set: false,
             journalmatch: None,
@@ -123,6 +126,7 @@ impl<'o> Fail2banRegex<'o> {
             elapsed: None,
             backend: "auto",
             format: opts.out.as_deref().map(OutFormat::parse),
+            log_level: log_level_number(&opts.log_level),
         };
         if opts.maxlines != 0 {
             me.set_max_lines(opts.maxlines, out)?;
@@ -300,7 +304,7 @@ impl<'o> Fail2banRegex<'o> {
     fn process_entry<W: Write>(&mut self, entry: &Entry, out: &mut Output<W>) {
         let tuple = TupleLine::new("", &entry.date, &entry.line);
         let joined = tuple.joined().to_string();
-        let (found, ignored, te) = self.test_regex(Input::Tuple(tuple, entry.time));
+        let (found, ignored, te) = self.test_regex(Input::Tuple(tuple, entry.time), out);
         self.account(&joined, found, ignored, te, out);
     }
 
@@ -343,7 +347,7 @@ impl<'o> Fail2banRegex<'o> {
         if line.starts_with('#') || line.is_empty() {
             return;
         }
-        let (found, ignored, te) = self.test_regex(Input::Line(line));
+        let (found, ignored, te) = self.test_regex(Input::Line(line), out);
         self.account(line, found, ignored, te, out);
     }
 
@@ -377,7 +381,11 @@ impl<'o> Fail2banRegex<'o> {
 
     /// `testRegex(line)`: the failures to report for the line, whether it counts as ignored, and (only with
     /// `-D --print-all-matched` on a multi-line match) the text the reference returns instead of the line.
-    fn test_regex(&mut self, input: Input<'_>) -> (Vec<Found>, bool, Option<String>) {
+    fn test_regex<W: Write>(
+        &mut self,
+        input: Input<'_>,
+        out: &mut Output<W>,
+    ) -> (Vec<Found>, bool, Option<String>) {
         let max_lines = self.filter.max_lines();
         let org_buffer: Vec<TupleLine> = if max_lines > 1 {
             self.filter.line_buffer().to_vec()
@@ -389,6 +397,7 @@ impl<'o> Fail2banRegex<'o> {
             Input::Line(line) => self.filter.process_line(line, now()),
             Input::Tuple(tuple, time) => self.filter.process_tuple_line(tuple, time, now()),
         };
+        self.log_diagnostics(out);
         let line_ignored = !self.filter.ignore_hits().is_empty();
         for &idx in self.filter.ignore_hits() {
             // With a filter file *and* an IGNOREREGEX argument the reference indexes a replaced list here
@@ -434,6 +443,30 @@ impl<'o> Fail2banRegex<'o> {
             collected.join("\n")
         });
         (ret, is_ignored || line_ignored, te)
+    }
+
+    /// What the filter logged for the last line, printed as fail2ban-regex's stdout log handler does when
+    /// `-l` lets it through (`%(asctime)s %(name)-24s[%(process)d]: %(levelname)-7s%(levelname)-1.1s: %(message)s`).
+    /// Drained every line either way, so nothing accumulates on long logs.
+    fn log_diagnostics<W: Write>(&mut self, out: &mut Output<W>) {
+        for d in self.filter.take_diagnostics() {
+            let (number, name) = match d.level {
+                DiagLevel::Error => (40, "ERROR"),
+                DiagLevel::Warning => (30, "WARNING"),
+                DiagLevel::Info => (20, "INFO"),
+            };
+            if number < self.log_level {
+                continue;
+            }
+            out.always(&format!(
+                "{} {:<24}[{}]: {name:<7}{}: {}",
+                log_time(),
+                "fail2ban.filter",
+                std::process::id(),
+                &name[..1],
+                d.message
+            ));
+        }
     }
 
     /// `regex.inc()` + `regex.appendIP(match)`.
@@ -513,7 +546,7 @@ impl<'o> Fail2banRegex<'o> {
             Ok(RegexArg::File(file)) => {
                 let settings = filter_file::Settings {
                     backend: self.backend,
-                    dump_options: self.opts.verbose > 1 || log_level_is_debug(&self.opts.log_level),
+                    dump_options: self.opts.verbose > 1 || self.log_level <= 10,
                 };
                 let stream =
                     filter_file::load(&file, value, name, &self.opts.config, &settings, out)
@@ -786,12 +819,32 @@ impl RegexKind {
     }
 }
 
-/// Whether `-l` lowers the level to DEBUG or below (then the "Real  filter options" are shown).
-fn log_level_is_debug(level: &str) -> bool {
-    match level.to_uppercase().as_str() {
-        "DEBUG" | "HEAVYDEBUG" | "TRACEDEBUG" => true,
-        other => other.parse::<u32>().is_ok_and(|n| n > 0 && n <= 10),
+/// helpers.py `str2LogLevel`: a number or a level name (fail2ban adds HEAVYDEBUG 5, TRACEDEBUG 7, MSG 18).
+/// `regex.rs` has already rejected anything else.
+fn log_level_number(level: &str) -> u32 {
+    if let Ok(n) = level.parse::<u32>() {
+        // Level 0 (NOTSET) on the fail2ban logger defers to the root logger (WARNING).
+        return if n == 0 { 30 } else { n };
     }
+    match level.to_uppercase().as_str() {
+        "CRITICAL" | "FATAL" => 50,
+        "ERROR" => 40,
+        "WARN" | "WARNING" => 30,
+        "INFO" => 20,
+        "MSG" => 18,
+        "DEBUG" => 10,
+        "TRACEDEBUG" => 7,
+        "HEAVYDEBUG" => 5,
+        // NOTSET on the fail2ban logger defers to the root logger (WARNING).
+        _ => 30,
+    }
+}
+
+/// logging's `asctime`: local `YYYY-mm-dd HH:MM:SS,mmm`.
+fn log_time() -> String {
+    let zoned = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::system());
+    let millis = zoned.subsec_nanosecond() / 1_000_000;
+    format!("{},{millis:03}", zoned.strftime("%Y-%m-%d %H:%M:%S"))
 }
 
 /// A Python `IOError` as `print(e)` shows it: `[Errno 13] Permission denied: 'path'`.
@@ -964,10 +1017,11 @@ mod tests {
     }
 
     #[test]
-    fn debug_levels() {
-        assert!(log_level_is_debug("debug"));
-        assert!(log_level_is_debug("5"));
-        assert!(!log_level_is_debug("critical"));
-        assert!(!log_level_is_debug("20"));
+    fn log_level_numbers() {
+        assert_eq!(log_level_number("critical"), 50);
+        assert_eq!(log_level_number("Info"), 20);
+        assert_eq!(log_level_number("7"), 7);
+        assert_eq!(log_level_number("heavydebug"), 5);
+        assert_eq!(log_level_number("0"), 30);
     }
 }
