@@ -143,21 +143,23 @@ impl Prefilter {
     pub fn set_candidates(&self, buf: &str) -> Option<Phase1> {
         if buf.is_ascii() {
             if let Some(set) = self.ascii_set() {
-                // One overlapping pass: with a separate `is_match` first, every line that can match
-                // would be scanned twice.
-                let m = set.matches(buf.as_bytes());
-                if !m.matched_any() {
+                // `is_match` first: it can use the set's literal prefilter and stop early, where the
+                // overlapping `matches` cannot (measured: `matches` alone costs ~3k more instructions
+                // per nginx access-log line than it saves on auth.log lines that may match).
+                let bytes = buf.as_bytes();
+                if !set.is_match(bytes) {
                     return Some(Phase1::Nothing);
                 }
+                let m = set.matches(bytes);
                 let bits = (0..set.len()).map(|i| m.matched(i)).collect();
                 return Some(Phase1::Some(Candidates { bits }));
             }
         }
         let set = self.unicode_set()?;
-        let m = set.matches(buf);
-        if !m.matched_any() {
+        if !set.is_match(buf) {
             return Some(Phase1::Nothing);
         }
+        let m = set.matches(buf);
         let bits = (0..set.len()).map(|i| m.matched(i)).collect();
         Some(Phase1::Some(Candidates { bits }))
     }

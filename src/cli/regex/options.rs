@@ -5,6 +5,7 @@
 //! `--version`, `-h` and `-V` act the moment they are parsed (optparse callbacks), so `-V --bogus` prints the
 //! version while `--bogus -V` is an error.
 
+use compat::value::str_repr;
 use std::fmt::Write as _;
 
 /// The version fail2ban-regex reports (`fail2ban.version.version`).
@@ -367,10 +368,7 @@ fn apply(
         Action::Int(store) => {
             let value = value.unwrap_or_default();
             let number = parse_int(&value).ok_or_else(|| {
-                format!(
-                    "option {name}: invalid integer value: {}",
-                    py_str_repr(&value)
-                )
+                format!("option {name}: invalid integer value: {}", str_repr(&value))
             })?;
             store(opts, number);
         }
@@ -424,38 +422,6 @@ fn int_with_radix(text: &str, radix: u32) -> Option<i64> {
     let digits: String = t.chars().filter(|&c| c != '_').collect();
     let value = i64::from_str_radix(&digits, radix).ok()?;
     Some(if negative { -value } else { value })
-}
-
-/// Python's `repr()` of a str (quote choice and escapes), for optparse's "invalid integer value: %r".
-pub fn py_str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if (0x80..0xa0).contains(&(c as u32)) => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 /// The full `--help` text (`_f2bOptParser.format_help`).
