@@ -100,7 +100,10 @@ fn check_log_level(value: &str) -> Result<(), String> {
     if numeric || NAMES.contains(&value.to_uppercase().as_str()) {
         Ok(())
     } else {
-        Err(format!("Invalid log level {}", compat::value::str_repr(value)))
+        Err(format!(
+            "Invalid log level {}",
+            compat::value::str_repr(value)
+        ))
     }
 }
 

@@ -460,9 +460,7 @@ fn content_head(src: &str, dollar: Dollar, full: &PyRegex, limit: usize) -> Opti
     let has_flags = head
         .match_indices("(?")
         .any(|(i, _)| head[i + 2..].starts_with(|c: char| "aiLmsux-".contains(c)));
-    if trailing_backslashes % 2 == 1
-        || has_flags
-        || super::prefilter::has_alternative_at(&chars, 0)
+    if trailing_backslashes % 2 == 1 || has_flags || super::prefilter::has_alternative_at(&chars, 0)
     {
         return None;
     }
@@ -471,7 +469,9 @@ fn content_head(src: &str, dollar: Dollar, full: &PyRegex, limit: usize) -> Opti
     let same_groups = re.is_regular()
         && names.len() == head_names.len() + 1
         && names[..head_names.len()] == *head_names
-        && names.last().is_some_and(|n| n.as_deref() == Some("content"));
+        && names
+            .last()
+            .is_some_and(|n| n.as_deref() == Some("content"));
     same_groups.then_some(re)
 }
 
@@ -630,12 +630,21 @@ mod tests {
 
     #[test]
     fn content_head_only_where_the_split_is_exact() {
-        let head_of = |py: &str| Regex::new(py, opts()).expect("compiles").content_head.is_some();
+        let head_of = |py: &str| {
+            Regex::new(py, opts())
+                .expect("compiles")
+                .content_head
+                .is_some()
+        };
         assert!(head_of("^<F-MLFID>a</F-MLFID> <F-CONTENT>.+</F-CONTENT>$"));
         // A top-level alternative belongs to the head only in one branch.
-        assert!(!head_of("^<F-MLFID>a</F-MLFID>|b<F-CONTENT>.+</F-CONTENT>$"));
+        assert!(!head_of(
+            "^<F-MLFID>a</F-MLFID>|b<F-CONTENT>.+</F-CONTENT>$"
+        ));
         // Inline flags (DOTALL would let `.` take the newline).
-        assert!(!head_of("(?s)^<F-MLFID>a</F-MLFID><F-CONTENT>.+</F-CONTENT>$"));
+        assert!(!head_of(
+            "(?s)^<F-MLFID>a</F-MLFID><F-CONTENT>.+</F-CONTENT>$"
+        ));
         // An escaped backslash before the content group leaves it a group.
         assert!(head_of(r"^<F-MLFID>a</F-MLFID>\\(?P<content>.+)$"));
         assert!(!head_of("^<F-MLFID>a</F-MLFID><F-CONTENT>.*</F-CONTENT>$"));

@@ -13,7 +13,7 @@ use super::date::{DateDetector, TimeContext};
 use super::faildata::{tuple_lines_buf, FailData, FailValue, TupleLine};
 use super::failregex::{Regex, RegexError, RegexOptions};
 use super::ipdns::{DnsNote, DnsResolver, IPAddr, CIDR_RAW, CIDR_UNSPEC, FAM_IPV4, FAM_IPV6};
-use super::prefilter::{Phase1, Prefilter};
+use super::prefilter::Prefilter;
 use super::pyre::BACKTRACK_LIMIT;
 
 /// One failure found in a line: `[failRegexIndex, fid, date, fail]` of `Filter.findFailure`.
@@ -636,17 +636,13 @@ impl Filter {
         // Phase one over the whole line (see prefilter.rs): when no failregex can match, only the
         // prefregex's match state is needed (fail2ban-regex counts it), not its groups.
         let whole_line = self.max_lines == 1 && (self.prefregex.is_none() || self.content_at_end);
-        let set_candidates = match whole_line
-            .then(|| self.prefilter.set_candidates(&run.buf))
-            .flatten()
-        {
-            Some(Phase1::Nothing) => {
-                self.quick_no_failure(run);
-                return failures;
-            }
-            Some(Phase1::Some(c)) => Some(c),
-            None => None,
-        };
+        let set_may_match = whole_line
+            .then(|| self.prefilter.set_may_match(&run.buf))
+            .flatten();
+        if set_may_match == Some(false) {
+            self.quick_no_failure(run);
+            return failures;
+        }
         let mut pre_groups = FailData::new();
         let mut stale = false;
         if self.prefregex.is_some() {
@@ -671,8 +667,20 @@ impl Filter {
             let prefix = self
                 .prefilter
                 .candidates(&self.buf_for_prefilter(run, stale));
-            match &set_candidates {
-                Some(set) => prefix.and(set),
+            // The set's answer per failregex costs an overlapping scan of the whole line (~6k instructions
+            // on an auth.log line, more than the regex-crate searches it could spare); it pays only when
+            // it may spare a backtracking (fancy-regex) search.
+            let narrow = set_may_match == Some(true)
+                && self
+                    .failregex
+                    .iter()
+                    .enumerate()
+                    .any(|(i, re)| prefix.may_match(i) && !re.compiled().is_regular());
+            match narrow
+                .then(|| self.prefilter.set_matches(&run.buf))
+                .flatten()
+            {
+                Some(set) => prefix.and(&set),
                 None => prefix,
             }
         });
@@ -881,16 +889,25 @@ impl Filter {
                 time: run.date,
                 data: fail,
             }]),
-            Ids::Some(ids) => Step::Found(
-                ids.into_iter()
-                    .map(|id| Failure {
+            Ids::Some(ids) => {
+                let mut found = Vec::with_capacity(ids.len());
+                let mut ids = ids.into_iter().peekable();
+                while let Some(id) = ids.next() {
+                    // Each failure gets its own copy; the last one takes the dict itself.
+                    let data = if ids.peek().is_some() {
+                        fail.clone()
+                    } else {
+                        std::mem::take(&mut fail)
+                    };
+                    found.push(Failure {
                         index: i,
                         id: Some(id),
                         time: run.date,
-                        data: fail.clone(),
-                    })
-                    .collect(),
-            ),
+                        data,
+                    });
+                }
+                Step::Found(found)
+            }
         }
     }
 
@@ -1055,7 +1072,9 @@ impl Filter {
                     groups.insert(k, v.clone());
                 }
             }
-            fail = groups.clone();
+            // The cached dict is taken, not copied: whenever an entry stays cached (`aliased`),
+            // `on_fail_match` writes the final dict back before anything reads the cache again.
+            fail = std::mem::take(groups);
             if flags & 2 != 0 {
                 self.mlfid_cache.unset(&key);
             } else {
@@ -1063,8 +1082,9 @@ impl Filter {
             }
         } else if flags & 2 == 0 {
             update_users(&mut fail, user.as_ref());
+            // A placeholder: `on_fail_match` writes the final dict back (see above).
             self.mlfid_cache
-                .set(key, (self.last_date, fail.clone()), now);
+                .set(key, (self.last_date, FailData::new()), now);
             aliased = true;
         }
         let users = match fail.get("users") {

@@ -256,7 +256,7 @@ impl<'o> Fail2banRegex<'o> {
         let t0 = Instant::now();
         loop {
             match lines.next_line() {
-                Ok(Some(line)) => self.process_line(&line, out),
+                Ok(Some(line)) => self.process_line(line, out),
                 Ok(None) => break,
                 Err(e) => {
                     eprintln!("ERROR: reading {path}: {e}");

@@ -36,19 +36,27 @@ impl Encoding {
     /// Decodes one raw line like `FileContainer.decode_line`: strict first; on an error, Python retries with
     /// the `replace` handler (U+FFFD for each invalid sequence), which is what lossy decoding gives.
     pub fn decode(self, bytes: &[u8]) -> String {
+        let mut out = String::new();
+        self.decode_into(bytes, &mut out);
+        out
+    }
+
+    /// [`Encoding::decode`] appending to a reused buffer: the per-line path allocates nothing once the
+    /// buffer has grown to the longest line.
+    pub fn decode_into(self, bytes: &[u8], out: &mut String) {
         match self {
-            Encoding::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
-            Encoding::Latin1 => bytes.iter().map(|&b| char::from(b)).collect(),
-            Encoding::Ascii => bytes
-                .iter()
-                .map(|&b| {
-                    if b.is_ascii() {
-                        char::from(b)
-                    } else {
-                        '\u{fffd}'
-                    }
-                })
-                .collect(),
+            Encoding::Utf8 => match std::str::from_utf8(bytes) {
+                Ok(text) => out.push_str(text),
+                Err(_) => out.push_str(&String::from_utf8_lossy(bytes)),
+            },
+            Encoding::Latin1 => out.extend(bytes.iter().map(|&b| char::from(b))),
+            Encoding::Ascii => out.extend(bytes.iter().map(|&b| {
+                if b.is_ascii() {
+                    char::from(b)
+                } else {
+                    '\u{fffd}'
+                }
+            })),
         }
     }
 }
@@ -72,6 +80,7 @@ pub struct FileLines {
     reader: BufReader<File>,
     encoding: Encoding,
     buf: Vec<u8>,
+    line: String,
 }
 
 impl FileLines {
@@ -80,6 +89,7 @@ impl FileLines {
             reader: BufReader::with_capacity(64 * 1024, File::open(path)?),
             encoding,
             buf: Vec::with_capacity(512),
+            line: String::with_capacity(512),
         })
     }
 
@@ -87,17 +97,19 @@ impl FileLines {
     ///
     /// A last line without a line end is never returned: fail2ban's `FileContainer` waits for the line to be
     /// completed (`waitForLineEnd`), and fail2ban-regex stops there (filter.py `FileContainer.readline`).
-    pub fn next_line(&mut self) -> io::Result<Option<String>> {
+    pub fn next_line(&mut self) -> io::Result<Option<&str>> {
         self.buf.clear();
         if self.reader.read_until(b'\n', &mut self.buf)? == 0 {
             return Ok(None);
         }
-        let line = self.encoding.decode(&self.buf);
-        let stripped = strip_line_end(&line);
-        if stripped.len() == line.len() {
+        self.line.clear();
+        self.encoding.decode_into(&self.buf, &mut self.line);
+        let stripped = strip_line_end(&self.line).len();
+        if stripped == self.line.len() {
             return Ok(None);
         }
-        Ok(Some(stripped.to_string()))
+        self.line.truncate(stripped);
+        Ok(Some(&self.line))
     }
 }
 
