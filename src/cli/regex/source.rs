@@ -143,12 +143,9 @@ mod tests {
         f.write_all(b"a\r\n\nb \xff\nlast").expect("write");
         drop(f);
         let mut lines = FileLines::open(&path, Encoding::Utf8).expect("open");
-        assert_eq!(lines.next_line().expect("read").as_deref(), Some("a"));
-        assert_eq!(lines.next_line().expect("read").as_deref(), Some(""));
-        assert_eq!(
-            lines.next_line().expect("read").as_deref(),
-            Some("b \u{fffd}")
-        );
+        assert_eq!(lines.next_line().expect("read"), Some("a"));
+        assert_eq!(lines.next_line().expect("read"), Some(""));
+        assert_eq!(lines.next_line().expect("read"), Some("b \u{fffd}"));
         assert_eq!(lines.next_line().expect("read"), None);
         std::fs::remove_dir_all(&dir).ok();
     }
