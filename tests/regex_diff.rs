@@ -506,6 +506,13 @@ const CLI_CASES: &[&[&str]] = &[
     &["-d", "EPOCH", "1795480000 h x: a 192.0.2.1", "a <HOST>$"],
     &["--TZ", "UTC+0200", "2026-11-23 10:00:00 h x: a 192.0.2.1", "a <HOST>$"],
     &["--TZ", "XYZ", "a", "b"],
+    // The time's Python type: an int from a known zone (`calendar.timegm`), a float otherwise.
+    &["--TZ", "UTC+0200", "-o", "<time>", "2026-11-23 10:00:00 h x: a 192.0.2.1", "a <HOST>$"],
+    &["--TZ", "UTC+0200", "-o", "row", "2026-11-23 10:00:00 h x: a 192.0.2.1", "a <HOST>$"],
+    &["-o", "row", "2026-11-23T10:00:00+02:00 h x: a 192.0.2.1", "a <HOST>$"],
+    &["-o", "<time>", "2026-11-23 10:00:00 h x: a 192.0.2.1", "a <HOST>$"],
+    &["-d", "TAI64N", "-o", "row", "@400000006a2a3f3b00000000 h x: a 192.0.2.1", "a <HOST>$"],
+    &["-d", "EPOCH", "-o", "<time>", "1795480000 h x: a 192.0.2.1", "a <HOST>$"],
     &["-L", "-1", "a", "<HOST>"],
     &["a 192.0.2.1", "no id group"],
     &["--print-all-missed", "--print-all-ignored", "-v", "{log}", "sshd"],

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use super::cache::Cache;
-use super::date::{DateDetector, TimeContext};
+use super::date::{DateDetector, LogTime, TimeContext};
 use super::faildata::{tuple_lines_buf, FailData, FailValue, TupleLine};
 use super::failregex::{Regex, RegexError, RegexOptions};
 use super::ipdns::{DnsNote, DnsResolver, IPAddr, CIDR_RAW, CIDR_UNSPEC, FAM_IPV4, FAM_IPV6};
@@ -24,8 +24,8 @@ pub struct Failure {
     /// The failure ID (address, failure-id or raw host); `None` for a pending multi-line failure, which
     /// is only returned when `ignore_pending` is off or `check_all_regex` is on (fail2ban-regex).
     pub id: Option<IPAddr>,
-    /// The time of the line (`None` without a date when `check_find_time` is off).
-    pub time: Option<f64>,
+    /// The time of the line (`None` without a date when `check_find_time` is off), with its Python type.
+    pub time: Option<LogTime>,
     /// The fail dict: named groups, `matches`, and the multi-line bookkeeping keys.
     pub data: FailData,
 }
@@ -107,7 +107,7 @@ impl UseDns {
 }
 
 /// A cached multi-line failure: `[lastDate, fail]` of `_mergeFailure`.
-type MlfidEntry = (Option<f64>, FailData);
+type MlfidEntry = (Option<LogTime>, FailData);
 
 /// What Python's `self.__lineBuffer` holds while `findFailure` runs, relative to the original buffer.
 enum Current {
@@ -136,7 +136,7 @@ pub struct Filter {
     /// The last processed line (`processedLine`), its allocation reused for the next line.
     current: TupleLine,
     last_time_text: String,
-    last_date: Option<f64>,
+    last_date: Option<LogTime>,
     log_time_zone: Option<String>,
     date_detector: Option<DateDetector>,
     mlfid_cache: Cache<String, MlfidEntry>,
@@ -436,10 +436,12 @@ impl Filter {
     }
 
     /// `processLine((pre, date, post), date)`: a line whose date is already known (journal entries).
+    /// The date is a float, as `FilterSystemd.formatJournalEntry` computes it.
     pub fn process_tuple_line(&mut self, tuple: TupleLine, date: f64, now: f64) -> Vec<Failure> {
         self.ignore_hits.clear();
         self.last_time_text.clear();
         self.last_time_text.push_str(tuple.date());
+        let date = LogTime::float(date);
         self.last_date = Some(date);
         self.find_failure_checked(tuple, Some(date), false, now)
     }
@@ -450,7 +452,12 @@ impl Filter {
     }
 
     /// The date part of `processLine`: fills `tuple`, returns `(date, noDate)`.
-    fn split_date(&mut self, line: &str, now: f64, tuple: &mut TupleLine) -> (Option<f64>, bool) {
+    fn split_date(
+        &mut self,
+        line: &str,
+        now: f64,
+        tuple: &mut TupleLine,
+    ) -> (Option<LogTime>, bool) {
         let found = self.date_detector.as_mut().and_then(|dd| {
             // The templates' `lastUsed` is wall-clock time in fail2ban.
             dd.set_clock(now);
@@ -486,7 +493,7 @@ impl Filter {
                     tuple.set("", &self.last_time_text, line);
                     date = Some(last);
                 } else {
-                    date = Some(now);
+                    date = Some(LogTime::float(now));
                 }
             }
             _ => tuple.set("", "", line),
@@ -498,20 +505,21 @@ impl Filter {
             tuple.set("", &self.last_time_text, line);
             return (Some(last), true);
         }
-        let date = (self.check_find_time && self.in_operation).then_some(now);
+        let date = (self.check_find_time && self.in_operation).then_some(LogTime::float(now));
         (date, true)
     }
 
     /// `self.__lastDate` when it is less than 60 s old (Python also treats 0 as unset).
-    fn recent_last_date(&self, now: f64) -> Option<f64> {
-        self.last_date.filter(|&d| d != 0.0 && d > now - 60.0)
+    fn recent_last_date(&self, now: f64) -> Option<LogTime> {
+        self.last_date
+            .filter(|d| d.secs != 0.0 && d.secs > now - 60.0)
     }
 
     /// The time checks of `processLine`, then `findFailure`.
     fn find_failure_checked(
         &mut self,
         tuple: TupleLine,
-        date: Option<f64>,
+        date: Option<LogTime>,
         no_date: bool,
         now: f64,
     ) -> Vec<Failure> {
@@ -519,13 +527,13 @@ impl Filter {
         if let (true, Some(d)) = (self.check_find_time, date) {
             if self.in_operation {
                 // Python truncates the delta to int before comparing (`int(date - MyTime.time())`).
-                let delta = (d - now).trunc() as i64;
+                let delta = (d.secs - now).trunc() as i64;
                 if delta.abs() > 60 {
                     self.warn_odd_time(delta, &tuple, now);
-                    date = Some(now);
-                    self.last_date = Some(now);
+                    date = Some(LogTime::float(now));
+                    self.last_date = date;
                 }
-            } else if d < now - self.find_time as f64 {
+            } else if d.secs < now - self.find_time as f64 {
                 let msg = format!(
                     "Ignoring all log entries older than {}s; these are probably messages generated while \
                      fail2ban was not running.",
@@ -580,7 +588,7 @@ impl Filter {
     fn find_failure(
         &mut self,
         tuple: TupleLine,
-        date: Option<f64>,
+        date: Option<LogTime>,
         no_date: bool,
         now: f64,
     ) -> Vec<Failure> {
@@ -1123,7 +1131,7 @@ struct Run<'a> {
     buf: String,
     /// `self.__lineBuffer` as it changes during the call.
     cur: Current,
-    date: Option<f64>,
+    date: Option<LogTime>,
     no_date: bool,
     now: f64,
 }
@@ -1493,7 +1501,8 @@ mod tests {
         // Operation mode: a line 2 minutes old counts as now, with a warning (once a day).
         let found = f.process_line("1795000000 x 192.0.2.1", t + 120.0);
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].time, Some(t + 120.0));
+        // `MyTime.time()` stands in: a float, whatever the line's time was.
+        assert_eq!(found[0].time, Some(LogTime::float(t + 120.0)));
         let diags = f.take_diagnostics();
         assert!(
             diags.iter().any(|d| d.message

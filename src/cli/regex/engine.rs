@@ -477,7 +477,7 @@ impl<'o> Fail2banRegex<'o> {
             if verbose {
                 stat.found.push(Hit {
                     id: found.id.clone(),
-                    time: found.time,
+                    time: found.time.map(|t| t.secs),
                     multiple,
                 });
             }

@@ -2,6 +2,7 @@
 //! `_prepaireOutput`): `id`/`fid`, `ip`, `msg`, `row`, a fail-data key (`user`), or a template with tags
 //! (`'<ip> <F-USER>'`) substituted as `CommandAction.replaceDynamicTags` does for an `Actions.ActionInfo`.
 
+use crate::matcher::date::LogTime;
 use compat::Value;
 
 /// One failure as fail2ban's `processLine` returns it: `[failregex index, ID, time, fail data]`.
@@ -10,7 +11,8 @@ pub struct Found {
     pub index: usize,
     /// `str()` of the ID (an `IPAddr`'s `ntoa`, or the raw failure-id).
     pub id: String,
-    pub time: Option<f64>,
+    /// The time with its Python type (an int from a zoned date, see [`LogTime`]).
+    pub time: Option<LogTime>,
     /// The fail dict in insertion order, `matches` included (a list of 3-tuples or strings).
     pub data: Vec<(String, Value)>,
 }
@@ -31,9 +33,17 @@ impl Found {
         }
     }
 
-    /// `time` as Python prints it (`repr`/`str` of a float, or `None`).
+    /// `time` as Python prints it (`repr`/`str` of an int or a float, or `None`).
     fn time_text(&self) -> String {
-        self.time.map(Value::Float).unwrap_or(Value::None).repr()
+        let value = |t: LogTime| {
+            if t.int {
+                // An int time is whole seconds by construction (`LogTime::int`).
+                Value::Int(t.secs as i64)
+            } else {
+                Value::Float(t.secs)
+            }
+        };
+        self.time.map(value).unwrap_or(Value::None).repr()
     }
 }
 
@@ -342,7 +352,7 @@ mod tests {
         Found {
             index: 0,
             id: id.into(),
-            time: Some(1782060468.0),
+            time: Some(LogTime::float(1782060468.0)),
             data,
         }
     }

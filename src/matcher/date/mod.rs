@@ -45,6 +45,44 @@ pub struct TimeContext {
     pub default_offset: Option<i32>,
 }
 
+/// A parsed log time with the Python type fail2ban gives it, since fail2ban-regex prints it with
+/// `repr`/`str` (`1795420800` vs `1795420800.0`).
+///
+/// The type is decided where the date is read: `strptime.reGroupDictStrptime` returns an int from
+/// `calendar.timegm` when a zone is known (a `%z`/`%Z` group or a `logtimezone`) and a float from
+/// `time.mktime` otherwise; `DateEpoch.getDate` returns `float(v)`, `DateTai64n.getDate` `int(hex, 16)`.
+/// `Filter.processLine` passes the value on untouched (fail2ban-regex turns `checkFindTime` off); only
+/// the stand-ins `MyTime.time()` and journal times are floats.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogTime {
+    /// Seconds since the epoch.
+    pub secs: f64,
+    /// Python `int` rather than `float`.
+    pub int: bool,
+}
+
+impl LogTime {
+    /// A Python `float` time.
+    pub fn float(secs: f64) -> LogTime {
+        LogTime { secs, int: false }
+    }
+
+    /// A Python `int` time.
+    pub fn int(secs: i64) -> LogTime {
+        LogTime {
+            secs: secs as f64,
+            int: true,
+        }
+    }
+}
+
+/// The seconds as Rust prints an `f64` (the type is not shown; it matters only to `repr`).
+impl std::fmt::Display for LogTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.secs)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DateError(pub String);
 
@@ -472,7 +510,7 @@ impl DateDetector {
     }
 
     /// `DateDetector.getTime` with the match of `match_time`: the time, or `None` if the date is invalid.
-    pub fn get_time(&mut self, line: &str, m: &DateMatch, ctx: &TimeContext) -> Option<f64> {
+    pub fn get_time(&mut self, line: &str, m: &DateMatch, ctx: &TimeContext) -> Option<LogTime> {
         self.parse_time(line, m, ctx).ok()
     }
 
@@ -482,7 +520,7 @@ impl DateDetector {
         line: &str,
         m: &DateMatch,
         ctx: &TimeContext,
-    ) -> Result<f64, TimeError> {
+    ) -> Result<LogTime, TimeError> {
         let t = self.template(m.template).ok_or(TimeError::Invalid)?;
         match t.kind {
             Kind::Pattern => {
@@ -494,12 +532,16 @@ impl DateDetector {
                 };
                 strptime::group_dict_strptime(line, t.engine().order(), &m.slots, &env)
             }
-            Kind::Epoch { long } => epoch_value(span_text(line, m.slots[VALUE_SLOT]), long),
+            // `DateEpoch.getDate`: `float(v)`.
+            Kind::Epoch { long } => {
+                epoch_value(span_text(line, m.slots[VALUE_SLOT]), long).map(LogTime::float)
+            }
+            // `DateTai64n.getDate`: `int(seconds_since_epoch, 16)`.
             Kind::Tai64n => {
                 let text = &line[m.start..m.end];
                 let hex = text.get(2..17).ok_or(TimeError::Invalid)?;
                 i64::from_str_radix(hex, 16)
-                    .map(|v| v as f64)
+                    .map(LogTime::int)
                     .map_err(|_| TimeError::Invalid)
             }
         }
@@ -606,7 +648,58 @@ mod tests {
                 default_offset: None,
             },
         )?;
-        Some((line[m.start..m.end].to_string(), t))
+        Some((line[m.start..m.end].to_string(), t.secs))
+    }
+
+    /// The Python type of the time as each `getDate` decides it.
+    #[test]
+    fn time_type_follows_python() {
+        let ctx = TimeContext {
+            now: NOW,
+            default_offset: None,
+        };
+        let typed = |dd: &mut DateDetector, line: &str| {
+            let m = dd.match_time(line).expect("a date");
+            dd.get_time(line, &m, &ctx).expect("a time")
+        };
+        let mut dd = utc_detector(None);
+        // `time.mktime`: no zone in the line, no default zone.
+        assert_eq!(
+            typed(&mut dd, "2026-11-23 10:00:00 h x"),
+            LogTime::float(1_795_428_000.0)
+        );
+        // `calendar.timegm`: a `%z` in the line.
+        assert_eq!(
+            typed(&mut dd, "2026-11-23T10:00:00+02:00 h x"),
+            LogTime::int(1_795_420_800)
+        );
+        // `calendar.timegm`: the detector's default zone (`logtimezone`).
+        dd.set_default_tz(Some("UTC+0200")).expect("a valid zone");
+        assert_eq!(
+            typed(&mut dd, "2026-11-23 10:00:00 h x"),
+            LogTime::int(1_795_420_800)
+        );
+        // `DateEpoch.getDate`: `float(v)`; `DateTai64n.getDate`: `int(hex, 16)`.
+        let mut dd = utc_detector(Some("EPOCH"));
+        assert_eq!(
+            typed(&mut dd, "1795480000 x"),
+            LogTime::float(1_795_480_000.0)
+        );
+        let mut dd = utc_detector(Some("TAI64N"));
+        assert!(typed(&mut dd, "@400000006a2a3f3b00000000 x").int);
+        // The context's `logtimezone` offset counts as a known zone too.
+        let mut dd = utc_detector(None);
+        let line = "2026-11-23 10:00:00 h x";
+        let m = dd.match_time(line).expect("a date");
+        let zoned = TimeContext {
+            now: NOW,
+            default_offset: Some(7200),
+        };
+        assert_eq!(
+            dd.get_time(line, &m, &zoned),
+            Some(LogTime::int(1_795_420_800))
+        );
+        assert_eq!(LogTime::int(1_795_420_800).to_string(), "1795420800");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Output: seconds since the epoch, or why the date is invalid.
 
 use super::engine::{Key, NO_SPAN, SLOTS};
-use super::DateError;
+use super::{DateError, LogTime};
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp, ToSpan};
@@ -396,13 +396,14 @@ impl LazyNow<'_> {
     }
 }
 
-/// `reGroupDictStrptime`: the fields of a match → seconds since the epoch.
+/// `reGroupDictStrptime`: the fields of a match → seconds since the epoch, an int when a zone is known
+/// (`calendar.timegm`), else a float (`time.mktime`), see [`LogTime`].
 pub fn group_dict_strptime(
     line: &str,
     order: &[Key],
     slots: &[(u32, u32); SLOTS],
     env: &ParseEnv,
-) -> Result<f64, TimeError> {
+) -> Result<LogTime, TimeError> {
     let mut f = collect(line, order, slots)?;
     let mut now = LazyNow { env, value: None };
     let assume_year = f.year.is_none();
@@ -460,7 +461,11 @@ pub fn group_dict_strptime(
         None => env.local.to_ambiguous_zoned(result).later(),
     }
     .map_err(|_| TimeError::Invalid)?;
-    Ok(ts.timestamp().as_second() as f64)
+    let secs = ts.timestamp().as_second();
+    Ok(match tzoffset {
+        Some(_) => LogTime::int(secs),
+        None => LogTime::float(secs as f64),
+    })
 }
 
 #[cfg(test)]
