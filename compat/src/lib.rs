@@ -24,5 +24,7 @@ pub use error::{Diagnostic, Diagnostics, Error, Level, Result};
 pub use value::Value;
 pub mod options;
 pub mod reader;
+#[cfg(test)]
+mod reference;
 pub mod tags;
 pub mod time;

@@ -140,6 +140,7 @@ impl ActionReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::{assert_same_lines, run_python, stock_names, stream_lines};
 
     /// Every action of the reference's /etc/fail2ban (plain, and with `name`/`port` options) through
     /// the reference's own ActionReader and through ours: the same stream.
@@ -165,22 +166,8 @@ for fn in sorted(os.listdir('/etc/fail2ban/action.d')):
         except Exception as e:
             print(tag, 'ERROR', e)
 "#;
-        let out = std::process::Command::new("/usr/bin/python3")
-            .args(["-c", SCRIPT])
-            .output()
-            .expect("the reference (Debian's /usr/bin/python3 with fail2ban) is needed");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let reference = String::from_utf8(out.stdout).expect("utf-8");
-        let mut names: Vec<String> = std::fs::read_dir("/etc/fail2ban/action.d")
-            .expect("reference config")
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| n.ends_with(".conf"))
-            .collect();
-        names.sort();
+        let reference = run_python(SCRIPT);
+        let names = stock_names("action.d");
         let variants: [(&str, &[(&str, &str)]); 3] = [
             ("{}", &[]),
             (
@@ -194,7 +181,7 @@ for fn in sorted(os.listdir('/etc/fail2ban/action.d')):
         ];
         let mut share = Share::new();
         let mut ours = String::new();
-        for name in names.iter().filter_map(|n| n.strip_suffix(".conf")) {
+        for name in &names {
             for (label, pairs) in variants {
                 let opts: Options = pairs
                     .iter()
@@ -208,17 +195,7 @@ for fn in sorted(os.listdir('/etc/fail2ban/action.d')):
                 ));
             }
         }
-        let diff: Vec<(&str, &str)> = reference
-            .lines()
-            .zip(ours.lines())
-            .filter(|(a, b)| a != b)
-            .take(2)
-            .collect();
-        assert!(
-            diff.is_empty(),
-            "first differences (reference, ours): {diff:#?}"
-        );
-        assert_eq!(reference.lines().count(), ours.lines().count());
+        assert_same_lines(&reference, &ours);
     }
 
     fn ours_for(share: &mut Share, name: &str, opts: Options, tag: &str) -> String {
@@ -232,13 +209,7 @@ for fn in sorted(os.listdir('/etc/fail2ban/action.d')):
         let stream = reader
             .get_options(&OptValues::new(), &mut diags)
             .and_then(|()| reader.convert(&mut diags));
-        match stream {
-            Ok(cmds) => cmds
-                .iter()
-                .map(|c| format!("{tag} {}\n", c.repr()))
-                .collect(),
-            Err(e) => format!("{tag} ERROR {e}\n"),
-        }
+        stream_lines(tag, stream)
     }
 
     #[test]

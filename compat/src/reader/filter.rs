@@ -214,6 +214,7 @@ pub fn fill_stream(stream: &mut Vec<Value>, opts: &OptValues, jail: &str) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::reference::{assert_same_lines, run_python, stock_names, stream_lines};
     use indexmap::IndexMap;
 
     /// Every filter of the reference's /etc/fail2ban (plain and with `mode=aggressive`, file and
@@ -242,27 +243,11 @@ for fn in sorted(os.listdir('/etc/fail2ban/filter.d')):
             except Exception as e:
                 print(tag, 'ERROR', e)
 "#;
-        let out = std::process::Command::new("/usr/bin/python3")
-            .args(["-c", SCRIPT])
-            .output()
-            .expect("the reference (Debian's /usr/bin/python3 with fail2ban) is needed");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let reference = String::from_utf8(out.stdout).expect("utf-8");
+        let reference = run_python(SCRIPT);
         let mut ours = String::new();
         let mut share = Share::new();
-        let mut names: Vec<String> = std::fs::read_dir("/etc/fail2ban/filter.d")
-            .expect("reference config")
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| n.ends_with(".conf"))
-            .collect();
-        // Sorted by file name, as the script does (`exim-spam.conf` < `exim.conf`).
-        names.sort();
-        let names = names.iter().filter_map(|n| n.strip_suffix(".conf"));
-        for name in names {
+        let names = stock_names("filter.d");
+        for name in &names {
             for aggressive in [false, true] {
                 for backend in ["auto", "systemd"] {
                     let mut opts = Options::new();
@@ -281,17 +266,7 @@ for fn in sorted(os.listdir('/etc/fail2ban/filter.d')):
                 }
             }
         }
-        let diff: Vec<(&str, &str)> = reference
-            .lines()
-            .zip(ours.lines())
-            .filter(|(a, b)| a != b)
-            .take(2)
-            .collect();
-        assert!(
-            diff.is_empty(),
-            "first differences (reference, ours): {diff:#?}"
-        );
-        assert_eq!(reference.lines().count(), ours.lines().count());
+        assert_same_lines(&reference, &ours);
     }
 
     fn ours_for(share: &mut Share, name: &str, opts: Options, backend: &str, tag: &str) -> String {
@@ -306,13 +281,7 @@ for fn in sorted(os.listdir('/etc/fail2ban/filter.d')):
         let stream = reader
             .get_options(None, false, &mut diags)
             .and_then(|()| reader.convert(&mut diags));
-        match stream {
-            Ok(cmds) => cmds
-                .iter()
-                .map(|c| format!("{tag} {}\n", c.repr()))
-                .collect(),
-            Err(e) => format!("{tag} ERROR {e}\n"),
-        }
+        stream_lines(tag, stream)
     }
 
     fn opts(pairs: &[(&str, Value)]) -> OptValues {
