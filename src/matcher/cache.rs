@@ -2,22 +2,40 @@
 //!
 //! The clock is injected (`now`, seconds since the epoch) so the behaviour is reproducible in tests.
 
+use std::collections::HashMap;
+use std::hash::Hash;
+
 /// An insertion-ordered cache: entries expire `max_time` seconds after they were set; when `max_count` is
 /// reached, the oldest entries are evicted first (FIFO), as `Utils.Cache.set` does.
 #[derive(Debug, Clone)]
 pub struct Cache<K, V> {
     max_count: usize,
     max_time: f64,
-    entries: Vec<(K, V, f64)>,
+    /// In insertion order, so their sequence numbers ascend.
+    entries: Vec<Entry<K, V>>,
+    /// Key → sequence number of its entry: a lookup is a hash and a binary search, not a scan comparing
+    /// every key (the mlfid cache is looked up for every failure of a jail).
+    index: HashMap<K, u64>,
+    next_seq: u64,
 }
 
-impl<K: PartialEq, V> Cache<K, V> {
+#[derive(Debug, Clone)]
+struct Entry<K, V> {
+    key: K,
+    value: V,
+    expiry: f64,
+    seq: u64,
+}
+
+impl<K: Hash + Eq + Clone, V> Cache<K, V> {
     /// A cache holding at most `max_count` entries, each for `max_time` seconds.
     pub fn new(max_count: usize, max_time: f64) -> Self {
         Cache {
             max_count,
             max_time,
             entries: Vec::new(),
+            index: HashMap::new(),
+            next_seq: 0,
         }
     }
 
@@ -31,10 +49,15 @@ impl<K: PartialEq, V> Cache<K, V> {
         self.entries.is_empty()
     }
 
-    /// Keys are unique (`set` updates an existing key in place), so searching from the newest entry finds
-    /// the same one; the key asked for is usually a recent one (the current multi-line session).
     fn position(&self, k: &K) -> Option<usize> {
-        self.entries.iter().rposition(|(ek, _, _)| ek == k)
+        let seq = *self.index.get(k)?;
+        self.entries.binary_search_by_key(&seq, |e| e.seq).ok()
+    }
+
+    fn remove_at(&mut self, pos: usize) -> Entry<K, V> {
+        let e = self.entries.remove(pos);
+        self.index.remove(&e.key);
+        e
     }
 
     /// The live value for `k`; an expired entry is removed (`Cache.get`).
@@ -46,10 +69,10 @@ impl<K: PartialEq, V> Cache<K, V> {
     /// cached object in place).
     pub fn get_mut(&mut self, k: &K, now: f64) -> Option<&mut V> {
         let pos = self.position(k)?;
-        if self.entries[pos].2 > now {
-            return Some(&mut self.entries[pos].1);
+        if self.entries[pos].expiry > now {
+            return Some(&mut self.entries[pos].value);
         }
-        self.entries.remove(pos);
+        self.remove_at(pos);
         None
     }
 
@@ -59,8 +82,8 @@ impl<K: PartialEq, V> Cache<K, V> {
             // Evict from the front: at least one entry, then every expired one, until there is room
             // (Utils.Cache.set).
             while !self.entries.is_empty() {
-                let (_, _, expiry) = self.entries.remove(0);
-                if expiry > now && self.entries.len() < self.max_count {
+                let e = self.remove_at(0);
+                if e.expiry > now && self.entries.len() < self.max_count {
                     break;
                 }
             }
@@ -68,23 +91,34 @@ impl<K: PartialEq, V> Cache<K, V> {
         let expiry = now + self.max_time;
         match self.position(&k) {
             Some(pos) => {
-                self.entries[pos].1 = v;
-                self.entries[pos].2 = expiry;
+                self.entries[pos].value = v;
+                self.entries[pos].expiry = expiry;
             }
-            None => self.entries.push((k, v, expiry)),
+            None => {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                self.index.insert(k.clone(), seq);
+                self.entries.push(Entry {
+                    key: k,
+                    value: v,
+                    expiry,
+                    seq,
+                });
+            }
         }
     }
 
     /// Removes `k` (`Cache.unset`).
     pub fn unset(&mut self, k: &K) {
         if let Some(pos) = self.position(k) {
-            self.entries.remove(pos);
+            self.remove_at(pos);
         }
     }
 
     /// Removes everything.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.index.clear();
     }
 }
 

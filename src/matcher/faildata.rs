@@ -151,10 +151,14 @@ impl FailValue {
     }
 }
 
+/// A key of the fail dict. Shared: the keys are the regexes' group names, so building, copying and
+/// dropping a dict allocates nothing for them (a failure is built and dropped for every matched line).
+pub type Key = std::sync::Arc<str>;
+
 /// The fail dict: keys in insertion order, as a Python dict keeps them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FailData {
-    items: Vec<(String, FailValue)>,
+    items: Vec<(Key, FailValue)>,
 }
 
 impl FailData {
@@ -165,14 +169,14 @@ impl FailData {
 
     /// `d.get(k)` (missing → `None`).
     pub fn get(&self, k: &str) -> Option<&FailValue> {
-        self.items.iter().find(|(ik, _)| ik == k).map(|(_, v)| v)
+        self.items.iter().find(|(ik, _)| &**ik == k).map(|(_, v)| v)
     }
 
     /// Mutable access to a value.
     pub fn get_mut(&mut self, k: &str) -> Option<&mut FailValue> {
         self.items
             .iter_mut()
-            .find(|(ik, _)| ik == k)
+            .find(|(ik, _)| &**ik == k)
             .map(|(_, v)| v)
     }
 
@@ -195,31 +199,67 @@ impl FailData {
     pub fn insert(&mut self, k: &str, v: FailValue) {
         match self.get_mut(k) {
             Some(slot) => *slot = v,
-            None => self.items.push((k.to_owned(), v)),
+            None => self.items.push((Key::from(k), v)),
+        }
+    }
+
+    /// [`FailData::insert`] with a shared key (no allocation for it).
+    pub fn insert_key(&mut self, k: &Key, v: FailValue) {
+        match self.get_mut(k) {
+            Some(slot) => *slot = v,
+            None => self.items.push((k.clone(), v)),
         }
     }
 
     /// `d.pop(k, None)`.
     pub fn remove(&mut self, k: &str) -> Option<FailValue> {
-        let pos = self.items.iter().position(|(ik, _)| ik == k)?;
+        let pos = self.items.iter().position(|(ik, _)| &**ik == k)?;
         Some(self.items.remove(pos).1)
     }
 
     /// `d.update(other)`.
     pub fn update(&mut self, other: &FailData) {
         for (k, v) in &other.items {
-            self.insert(k, v.clone());
+            self.insert_key(k, v.clone());
         }
+    }
+
+    /// An empty dict with room for `n` keys.
+    pub fn with_capacity(n: usize) -> FailData {
+        FailData {
+            items: Vec::with_capacity(n),
+        }
+    }
+
+    /// `d.update(other)` taking `other`'s keys and values instead of copying them.
+    pub fn update_owned(&mut self, other: FailData) {
+        self.items.reserve(other.items.len());
+        for (k, v) in other.items {
+            self.insert_owned(k, v);
+        }
+    }
+
+    /// [`FailData::insert`] with an owned key.
+    pub fn insert_owned(&mut self, k: Key, v: FailValue) {
+        match self.get_mut(&k) {
+            Some(slot) => *slot = v,
+            None => self.items.push((k, v)),
+        }
+    }
+
+    /// The items in order, taken.
+    pub fn into_items(self) -> impl Iterator<Item = (Key, FailValue)> {
+        self.items.into_iter()
     }
 
     /// Items in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &FailValue)> {
-        self.items.iter().map(|(k, v)| (k.as_str(), v))
+        self.items.iter().map(|(k, v)| (&**k, v))
     }
 
     /// Keys in order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.items.iter().map(|(k, _)| k.as_str())
+        self.items.iter().map(|(k, _)| &**k)
     }
 
     /// The Python dict, keys in order.
@@ -227,7 +267,7 @@ impl FailData {
         compat::Value::Dict(
             self.items
                 .iter()
-                .map(|(k, v)| (compat::Value::str_of(k.as_str()), v.to_value()))
+                .map(|(k, v)| (compat::Value::str_of(&**k), v.to_value()))
                 .collect(),
         )
     }

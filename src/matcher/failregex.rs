@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::faildata::{FailData, FailValue, TupleLine};
+use super::faildata::{FailData, FailValue, Key, TupleLine};
 use super::pyre::{BacktrackLimit, Dollar, PyRegex, Spans, BACKTRACK_LIMIT};
 use super::tags::{complex_name, glob_to_local_flags, resolve_tags, ComplexKind};
 
@@ -73,9 +73,11 @@ pub struct Regex {
     general_compiled: std::cell::OnceCell<Option<PyRegex>>,
     backtrack_limit: usize,
     /// `(group index, target name)` of `alt_` groups, sorted like Python (by group name, then target).
-    alt_values: Vec<(usize, String)>,
+    alt_values: Vec<(usize, Key)>,
     /// Same for `tuple_` groups.
-    tuple_values: Vec<(usize, String)>,
+    tuple_values: Vec<(usize, Key)>,
+    /// The group names as fail dict keys, by group index.
+    keys: Vec<Option<Key>>,
     /// Indices of the `skiplines<n>` groups, in `n` order.
     skiplines: Vec<usize>,
     multiline: bool,
@@ -127,6 +129,15 @@ impl Regex {
             (single, general)
         };
         let (alt_values, tuple_values) = complex_groups(&single);
+        let as_keys = |v: Vec<(usize, String)>| -> Vec<(usize, Key)> {
+            v.into_iter().map(|(i, t)| (i, Key::from(t))).collect()
+        };
+        let (alt_values, tuple_values) = (as_keys(alt_values), as_keys(tuple_values));
+        let keys = single
+            .names()
+            .iter()
+            .map(|n| n.as_deref().map(Key::from))
+            .collect();
         let skiplines = skiplines_groups(&single);
         let dollar = if opts.multiline {
             Dollar::Multiline
@@ -142,6 +153,7 @@ impl Regex {
             backtrack_limit: opts.backtrack_limit,
             alt_values,
             tuple_values,
+            keys,
             skiplines,
             multiline: opts.multiline,
             content_head,
@@ -267,6 +279,33 @@ impl Regex {
         Ok(true)
     }
 
+    /// [`Regex::search_quick`] for a `...(?P<content>.+)$` regex on a single-line buffer of one line,
+    /// telling where the content starts: `Some(Ok(None))` no match, `Some(Ok(Some(start)))` a match whose
+    /// content is `buf[start..]` without the final `\n`. `None` when only [`Regex::search`] can tell.
+    pub fn quick_content(&mut self, buf: &str, org_lines: &[TupleLine]) -> Option<Option<usize>> {
+        let head = self.content_head.as_ref()?;
+        let inner_newline = buf.len() > 1 && buf.as_bytes()[..buf.len() - 1].contains(&b'\n');
+        if inner_newline || org_lines.len() > 1 {
+            return None;
+        }
+        let Some(end) = head.match_end(buf) else {
+            self.last.matched = false;
+            return Some(None);
+        };
+        let rest = buf.get(end..)?;
+        if rest.is_empty() || rest.starts_with('\n') {
+            return None;
+        }
+        self.last.matched = true;
+        self.last.spans_ready = false;
+        self.last.buf.clear();
+        self.last.buf.push_str(buf);
+        self.last.matched_lines.clear();
+        self.last.unmatched_lines.clear();
+        self.last.matched_lines.extend(0..org_lines.len());
+        Some(Some(end))
+    }
+
     /// The group spans of the last match (recomputed after [`Regex::search_quick`]).
     fn spans(&self) -> std::borrow::Cow<'_, Spans> {
         if self.last.spans_ready {
@@ -368,24 +407,25 @@ impl Regex {
 
     /// `getGroups`: the group dict of the last match with `alt_`/`tuple_` merging (empty when not matched).
     pub fn groups(&self) -> FailData {
-        let mut fail = FailData::new();
         if !self.last.matched {
-            return fail;
+            return FailData::new();
         }
+        // Room for the usual additions downstream (`matches`, `ip`, the prefregex's groups).
+        let mut fail = FailData::with_capacity(self.keys.len() + 4);
         let spans = self.spans();
-        for (i, name) in self.single.names().iter().enumerate() {
+        for (i, name) in self.keys.iter().enumerate() {
             if let Some(name) = name {
                 let v = self
                     .group_at(&spans, i)
                     .map_or(FailValue::None, |t| FailValue::Str(t.to_owned()));
-                fail.insert(name, v);
+                fail.insert_key(name, v);
             }
         }
         for (i, target) in &self.alt_values {
             // `if v and not fail.get(n)`.
             if let Some(v) = self.group_at(&spans, *i).filter(|v| !v.is_empty()) {
                 if !fail.truthy(target) {
-                    fail.insert(target, FailValue::Str(v.to_owned()));
+                    fail.insert_key(target, FailValue::Str(v.to_owned()));
                 }
             }
         }
@@ -400,7 +440,7 @@ impl Regex {
                 }
                 other => FailValue::Tuple(vec![other.unwrap_or(FailValue::None), v]),
             };
-            fail.insert(target, t);
+            fail.insert_key(target, t);
         }
         fail
     }

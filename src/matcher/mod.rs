@@ -25,6 +25,7 @@ pub mod pyre;
 #[cfg(test)]
 mod samples;
 pub mod tags;
+pub mod twin;
 
 pub use faildata::{FailData, FailValue, TupleLine};
 pub use failregex::{Regex, RegexError, RegexOptions};

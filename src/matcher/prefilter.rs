@@ -35,12 +35,20 @@ impl Item {
 pub struct Prefilter {
     /// Per failregex: the required prefix at buffer start (`None`: always a candidate).
     prefixes: Vec<Option<Vec<Item>>>,
-    /// The relaxed failregexes (`None` when one of them could not be relaxed).
-    relaxed: Option<Vec<String>>,
+    /// The translated failregexes the sets are built from.
+    translated: Vec<String>,
+    /// The relaxed failregexes (`None` when one of them could not be relaxed), made on first use: a
+    /// filter gets its failregexes one by one and rebuilds its prefilter each time.
+    relaxed: std::cell::OnceCell<Option<Vec<String>>>,
     /// Their set, compiled on first use.
     set: std::cell::OnceCell<Option<regex::RegexSet>>,
     /// The same set without Unicode classes, for ASCII lines (as [`super::pyre::ascii_twin`]).
     ascii_set: std::cell::OnceCell<Option<regex::bytes::RegexSet>>,
+    /// The relaxed failregexes keeping their start-of-text anchors, for the failregexes' own buffer.
+    anchored: std::cell::OnceCell<Option<Vec<String>>>,
+    anchored_set: std::cell::OnceCell<Option<regex::RegexSet>>,
+    /// The same without Unicode classes, for ASCII buffers.
+    anchored_ascii_set: std::cell::OnceCell<Option<regex::bytes::RegexSet>>,
 }
 
 /// The result of phase one over a whole line.
@@ -100,23 +108,69 @@ impl Prefilter {
             .collect();
         Prefilter {
             prefixes,
-            relaxed: None,
+            translated: Vec::new(),
+            relaxed: std::cell::OnceCell::new(),
             set: std::cell::OnceCell::new(),
             ascii_set: std::cell::OnceCell::new(),
+            anchored: std::cell::OnceCell::new(),
+            anchored_set: std::cell::OnceCell::new(),
+            anchored_ascii_set: std::cell::OnceCell::new(),
         }
     }
 
     /// Adds the set of relaxed regexes, built from the translated (Rust syntax) failregexes. The sets
     /// themselves are compiled on first use (a filter gets its failregexes one by one).
     pub fn with_set<'a>(mut self, translated: impl IntoIterator<Item = &'a str>) -> Prefilter {
-        self.relaxed = translated.into_iter().map(relax).collect();
+        self.translated = translated.into_iter().map(str::to_owned).collect();
         self
+    }
+
+    fn relaxed(&self) -> Option<&Vec<String>> {
+        self.relaxed
+            .get_or_init(|| self.translated.iter().map(|t| relax(t)).collect())
+            .as_ref()
+    }
+
+    fn anchored(&self) -> Option<&Vec<String>> {
+        self.anchored
+            .get_or_init(|| self.translated.iter().map(|t| relax_anchored(t)).collect())
+            .as_ref()
+    }
+
+    /// Whether any failregex can match `buf`, the very buffer the failregexes search (the prefregex's
+    /// content, or the whole line without a prefregex); `None` without a set. Unlike
+    /// [`Prefilter::set_may_match`] this keeps the `^` anchors, so on most lines the set's DFA stops after a
+    /// few characters instead of reading the whole line. (Asking which ones match costs an overlapping
+    /// scan, measured dearer than the searches it spares.)
+    pub fn anchored_may_match(&self, buf: &str) -> Option<bool> {
+        if buf.is_ascii() {
+            let set = self.anchored_ascii_set.get_or_init(|| {
+                regex::bytes::RegexSetBuilder::new(self.anchored()?)
+                    .unicode(false)
+                    .dfa_size_limit(32 << 20)
+                    .build()
+                    .ok()
+            });
+            if let Some(set) = set {
+                return Some(set.is_match(buf.as_bytes()));
+            }
+        }
+        let set = self
+            .anchored_set
+            .get_or_init(|| {
+                regex::RegexSetBuilder::new(self.anchored()?)
+                    .dfa_size_limit(32 << 20)
+                    .build()
+                    .ok()
+            })
+            .as_ref()?;
+        Some(set.is_match(buf))
     }
 
     fn unicode_set(&self) -> Option<&regex::RegexSet> {
         self.set
             .get_or_init(|| {
-                regex::RegexSetBuilder::new(self.relaxed.as_ref()?)
+                regex::RegexSetBuilder::new(self.relaxed()?)
                     // Room for the lazy DFA of ~20 unanchored patterns, so it does not fall back to the
                     // (much slower) PikeVM.
                     .dfa_size_limit(32 << 20)
@@ -129,7 +183,7 @@ impl Prefilter {
     fn ascii_set(&self) -> Option<&regex::bytes::RegexSet> {
         self.ascii_set
             .get_or_init(|| {
-                regex::bytes::RegexSetBuilder::new(self.relaxed.as_ref()?)
+                regex::bytes::RegexSetBuilder::new(self.relaxed()?)
                     .unicode(false)
                     .dfa_size_limit(32 << 20)
                     .build()
@@ -364,15 +418,27 @@ pub(super) fn has_alternative_at(chars: &[char], from: usize) -> bool {
 
 /// A regular pattern matching a superset of `translated`'s matches, unanchored (see the module doc).
 pub fn relax(translated: &str) -> Option<String> {
+    relax_with(translated, false)
+}
+
+/// [`relax`] keeping the start-of-text anchors (Python's non-MULTILINE `^`, `\A`): a superset of the
+/// pattern's matches on the same haystack, for a set run on the failregex's own buffer.
+pub fn relax_anchored(translated: &str) -> Option<String> {
+    relax_with(translated, true)
+}
+
+fn relax_with(translated: &str, keep_start: bool) -> Option<String> {
     let tree = Expr::parse_tree(translated).ok()?;
-    let relaxed = relax_expr(tree.expr);
+    let relaxed = relax_expr(tree.expr, keep_start);
     let mut out = String::new();
     relaxed.to_str(&mut out, 0);
     Some(out)
 }
 
-fn relax_expr(e: Expr) -> Expr {
+fn relax_expr(e: Expr, keep_start: bool) -> Expr {
+    let relax = |e: Expr| relax_expr(e, keep_start);
     match e {
+        a @ Expr::Assertion(fancy_regex::Assertion::StartText) if keep_start => a,
         Expr::Assertion(_) | Expr::KeepOut | Expr::ContinueFromPreviousMatchEnd => Expr::Empty,
         Expr::LookAround(_, LookAround::LookAhead | LookAround::LookAheadNeg)
         | Expr::LookAround(_, LookAround::LookBehind | LookAround::LookBehindNeg) => Expr::Empty,
@@ -383,17 +449,17 @@ fn relax_expr(e: Expr) -> Expr {
             hi: usize::MAX,
             greedy: true,
         },
-        Expr::Concat(v) => Expr::Concat(v.into_iter().map(relax_expr).collect()),
-        Expr::Alt(v) => Expr::Alt(v.into_iter().map(relax_expr).collect()),
-        Expr::Group(c) => Expr::Group(Box::new(relax_expr(*c))),
-        Expr::AtomicGroup(c) => Expr::Group(Box::new(relax_expr(*c))),
+        Expr::Concat(v) => Expr::Concat(v.into_iter().map(relax).collect()),
+        Expr::Alt(v) => Expr::Alt(v.into_iter().map(relax).collect()),
+        Expr::Group(c) => Expr::Group(Box::new(relax(*c))),
+        Expr::AtomicGroup(c) => Expr::Group(Box::new(relax(*c))),
         Expr::Repeat {
             child,
             lo,
             hi,
             greedy,
         } => Expr::Repeat {
-            child: Box::new(relax_expr(*child)),
+            child: Box::new(relax(*child)),
             lo,
             hi,
             greedy,
@@ -404,10 +470,10 @@ fn relax_expr(e: Expr) -> Expr {
             false_branch,
         } => {
             // A backreference condition consumes nothing; any other condition is matched text.
-            let cond = relax_expr(*condition);
+            let cond = relax(*condition);
             Expr::Alt(vec![
-                Expr::Concat(vec![cond, relax_expr(*true_branch)]),
-                relax_expr(*false_branch),
+                Expr::Concat(vec![cond, relax(*true_branch)]),
+                relax(*false_branch),
             ])
         }
         other @ (Expr::Empty | Expr::Any { .. } | Expr::Literal { .. } | Expr::Delegate { .. }) => {

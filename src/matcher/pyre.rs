@@ -6,6 +6,7 @@
 //! is regular (fast, no backtracking) and with `fancy-regex` only when it needs lookaround, backreferences or
 //! conditionals, bounded by a backtracking limit.
 
+use super::twin::Twin;
 use std::fmt;
 
 /// How `$` (outside a character class) is translated.
@@ -188,8 +189,54 @@ pub struct PyRegex {
 
 #[derive(Debug, Clone)]
 enum Engine {
-    Plain(regex::Regex),
+    Plain(Box<Plain>),
     Fancy(fancy_regex::Regex),
+    /// A regular twin checked by hand, fancy-regex where the checks leave the answer open (see
+    /// [`super::twin`]).
+    Checked(Box<Checked>),
+}
+
+/// A regular pattern. Its Unicode engine is compiled at the first search of a non-ASCII haystack: ASCII
+/// haystacks take the ASCII twin, and most failregexes of a filter are never searched at all, so compiling
+/// both engines of every regex was most of a filter's start-up.
+#[derive(Debug, Clone)]
+struct Plain {
+    pattern: String,
+    unicode: std::sync::OnceLock<Option<regex::Regex>>,
+}
+
+impl Plain {
+    /// The Unicode engine; `None` only if it fails to compile although the pattern parsed (a size limit).
+    fn get(&self) -> Option<&regex::Regex> {
+        self.unicode
+            .get_or_init(|| regex::Regex::new(&self.pattern).ok())
+            .as_ref()
+    }
+}
+
+/// A twinned pattern: the twin, and the exact engine compiled at its first use (most lines never need
+/// it, and compiling fancy-regex's delegates is a large part of a filter's start-up).
+#[derive(Debug, Clone)]
+struct Checked {
+    twin: Twin,
+    pattern: String,
+    backtrack_limit: usize,
+    exact: std::sync::OnceLock<Option<fancy_regex::Regex>>,
+}
+
+impl Checked {
+    /// The exact engine; `None` if it failed to compile, which [`PyRegex::compile_translated`] rules
+    /// out by compiling it once before choosing the twin.
+    fn exact(&self) -> Option<&fancy_regex::Regex> {
+        self.exact
+            .get_or_init(|| {
+                fancy_regex::RegexBuilder::new(&self.pattern)
+                    .backtrack_limit(self.backtrack_limit)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+    }
 }
 
 /// A regex failed to compile (the text is the Rust parser's message).
@@ -256,21 +303,62 @@ impl PyRegex {
         pattern: &str,
         backtrack_limit: usize,
     ) -> Result<PyRegex, CompileError> {
+        // A pattern both the ASCII engine and the Unicode parser accept is regular: the Unicode engine
+        // is compiled when first needed (see `Plain`).
+        if let Some(ascii) = ascii_twin(pattern) {
+            if regex_syntax::Parser::new().parse(pattern).is_ok() {
+                let names = ascii
+                    .capture_names()
+                    .map(|n| n.map(str::to_owned))
+                    .collect();
+                return Ok(PyRegex {
+                    engine: Engine::Plain(Box::new(Plain {
+                        pattern: pattern.to_owned(),
+                        unicode: std::sync::OnceLock::new(),
+                    })),
+                    ascii: Some(ascii),
+                    names,
+                });
+            }
+        }
         if let Ok(re) = regex::Regex::new(pattern) {
             let names = re.capture_names().map(|n| n.map(str::to_owned)).collect();
             return Ok(PyRegex {
-                engine: Engine::Plain(re),
-                ascii: ascii_twin(pattern),
+                engine: Engine::Plain(Box::new(Plain {
+                    pattern: pattern.to_owned(),
+                    unicode: std::sync::OnceLock::from(Some(re)),
+                })),
+                ascii: None,
                 names,
             });
         }
-        let re = fancy_regex::RegexBuilder::new(pattern)
-            .backtrack_limit(backtrack_limit)
-            .build()
-            .map_err(|e| CompileError(e.to_string()))?;
-        let names = re.capture_names().map(|n| n.map(str::to_owned)).collect();
+        // Parsing decides whether fancy-regex accepts the pattern and gives the group names; compiling
+        // its delegates is left to the first search that needs the exact engine when a twin exists.
+        let tree =
+            fancy_regex::Expr::parse_tree(pattern).map_err(|e| CompileError(e.to_string()))?;
+        let engine = match Twin::new(pattern) {
+            Some(twin) => Engine::Checked(Box::new(Checked {
+                twin,
+                pattern: pattern.to_owned(),
+                backtrack_limit,
+                exact: std::sync::OnceLock::new(),
+            })),
+            None => Engine::Fancy(
+                fancy_regex::RegexBuilder::new(pattern)
+                    .backtrack_limit(backtrack_limit)
+                    .build()
+                    .map_err(|e| CompileError(e.to_string()))?,
+            ),
+        };
+        // Group names by index, as fancy-regex's `capture_names` gives them.
+        let mut names = vec![None; super::twin::count_groups(&tree.expr) + 1];
+        for (name, &i) in tree.named_groups.iter() {
+            if let Some(slot) = names.get_mut(i) {
+                *slot = Some(name.clone());
+            }
+        }
         Ok(PyRegex {
-            engine: Engine::Fancy(re),
+            engine,
             ascii: None,
             names,
         })
@@ -281,19 +369,22 @@ impl PyRegex {
         matches!(self.engine, Engine::Plain(_))
     }
 
-    /// The regular engine, when this pattern runs on the `regex` crate.
-    pub fn as_plain(&self) -> Option<&regex::Regex> {
-        match &self.engine {
-            Engine::Plain(re) => Some(re),
-            Engine::Fancy(_) => None,
-        }
+    /// True when a regular twin answers most searches (see [`super::twin`]).
+    pub fn is_twinned(&self) -> bool {
+        matches!(self.engine, Engine::Checked(_))
+    }
+
+    /// True when every search backtracks (fancy-regex without a regular twin).
+    pub fn is_backtracking(&self) -> bool {
+        matches!(self.engine, Engine::Fancy(_))
     }
 
     /// The translated pattern text.
     pub fn as_str(&self) -> &str {
         match &self.engine {
-            Engine::Plain(re) => re.as_str(),
+            Engine::Plain(p) => &p.pattern,
             Engine::Fancy(re) => re.as_str(),
+            Engine::Checked(c) => &c.pattern,
         }
     }
 
@@ -324,7 +415,10 @@ impl PyRegex {
             return Ok(true);
         }
         match &self.engine {
-            Engine::Plain(re) => {
+            Engine::Plain(p) => {
+                // Compiles (the parser accepted it) unless a size limit strikes: then the search is
+                // abandoned as at the backtracking limit.
+                let re = p.get().ok_or(BacktrackLimit)?;
                 let locs = match &mut spans.locs {
                     Some(l) if l.len() == re.captures_len() => l,
                     slot => slot.insert(re.capture_locations()),
@@ -337,15 +431,15 @@ impl PyRegex {
                 spans.spans.extend((0..n).map(|i| locs.get(i)));
                 Ok(true)
             }
-            Engine::Fancy(re) => match re.captures(hay) {
-                Ok(Some(caps)) => {
-                    spans
-                        .spans
-                        .extend((0..caps.len()).map(|i| caps.get(i).map(|m| (m.start(), m.end()))));
-                    Ok(true)
-                }
-                Ok(None) => Ok(false),
-                Err(_) => Err(BacktrackLimit),
+            Engine::Fancy(re) => fancy_search(re, hay, spans),
+            Engine::Checked(c) => match checked_search(&c.twin, hay, spans) {
+                Some(found) => Ok(found),
+                // Cannot fail to compile (see `Checked::exact`); if it did, "not matched" is the answer
+                // a backtracking limit would give.
+                None => match c.exact() {
+                    Some(exact) => fancy_search(exact, hay, spans),
+                    None => Err(BacktrackLimit),
+                },
             },
         }
     }
@@ -357,8 +451,8 @@ impl PyRegex {
             return re.find(hay.as_bytes()).map(|m| m.end());
         }
         match &self.engine {
-            Engine::Plain(re) => re.find(hay).map(|m| m.end()),
-            Engine::Fancy(_) => None,
+            Engine::Plain(p) => p.get()?.find(hay).map(|m| m.end()),
+            Engine::Fancy(_) | Engine::Checked(_) => None,
         }
     }
 
@@ -368,10 +462,74 @@ impl PyRegex {
             return Ok(re.is_match(hay.as_bytes()));
         }
         match &self.engine {
-            Engine::Plain(re) => Ok(re.is_match(hay)),
+            Engine::Plain(p) => Ok(p.get().ok_or(BacktrackLimit)?.is_match(hay)),
             Engine::Fancy(re) => re.is_match(hay).map_err(|_| BacktrackLimit),
+            Engine::Checked(c) => {
+                let twin = &c.twin;
+                let possible = match (&twin.ascii, hay.is_ascii()) {
+                    (Some(re), true) => re.is_match(hay.as_bytes()),
+                    _ => twin.re.is_match(hay),
+                };
+                if !possible {
+                    return Ok(false);
+                }
+                self.search(hay, &mut Spans::default())
+            }
         }
     }
+}
+
+fn fancy_search(
+    re: &fancy_regex::Regex,
+    hay: &str,
+    spans: &mut Spans,
+) -> Result<bool, BacktrackLimit> {
+    spans.spans.clear();
+    match re.captures(hay) {
+        Ok(Some(caps)) => {
+            spans
+                .spans
+                .extend((0..caps.len()).map(|i| caps.get(i).map(|m| (m.start(), m.end()))));
+            Ok(true)
+        }
+        Ok(None) => Ok(false),
+        Err(_) => Err(BacktrackLimit),
+    }
+}
+
+/// The twin's search: `Some(found)` when it decides (no match, or a match passing the checks, with the
+/// original groups' spans filled in), `None` when only the exact engine can tell.
+fn checked_search(twin: &Twin, hay: &str, spans: &mut Spans) -> Option<bool> {
+    spans.spans.clear();
+    if let (Some(re), true) = (&twin.ascii, hay.is_ascii()) {
+        let locs = match &mut spans.ascii_locs {
+            Some(l) if l.len() == re.captures_len() => l,
+            slot => slot.insert(re.capture_locations()),
+        };
+        if re.captures_read(locs, hay.as_bytes()).is_none() {
+            return Some(false);
+        }
+        let locs = &*locs;
+        if !twin.holds(hay, |i| locs.get(i)) {
+            return None;
+        }
+        twin.fill(|i| locs.get(i), &mut spans.spans);
+        return Some(true);
+    }
+    let re = &twin.re;
+    let locs = match &mut spans.locs {
+        Some(l) if l.len() == re.captures_len() => l,
+        slot => slot.insert(re.capture_locations()),
+    };
+    if re.captures_read(locs, hay).is_none() {
+        return Some(false);
+    }
+    let locs = &*locs;
+    if !twin.holds(hay, |i| locs.get(i)) {
+        return None;
+    }
+    twin.fill(|i| locs.get(i), &mut spans.spans);
+    Some(true)
 }
 
 /// The pattern compiled without Unicode support, on bytes. On an ASCII haystack it gives exactly the

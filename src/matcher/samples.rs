@@ -363,6 +363,7 @@ fn sample_logs_match_their_annotations() {
     std::env::set_var("TZ", TEST_TZ);
     let mut failures = Vec::new();
     let (mut lines, mut filters_seen, mut with_failures) = (0usize, 0usize, 0usize);
+    let mut twin_checks = 0usize;
     for name in sample_filters() {
         let (mut filters, expects) = match load(&name) {
             Ok(x) => x,
@@ -372,7 +373,15 @@ fn sample_logs_match_their_annotations() {
             }
         };
         filters_seen += filters.len();
+        let twins: Vec<(String, Vec<Twinned>)> = filters
+            .iter()
+            .map(|(n, flt, _, _)| (n.clone(), twinned(flt)))
+            .collect();
         for e in &expects {
+            if let Some((_, tw)) = twins.iter().find(|(n, _)| *n == e.filter) {
+                twin_checks += tw.len();
+                failures.extend(twin_differences(tw, &e.line));
+            }
             let Some((_, flt, srv, journal)) =
                 filters.iter_mut().find(|(n, _, _, _)| *n == e.filter)
             else {
@@ -388,10 +397,12 @@ fn sample_logs_match_their_annotations() {
     }
     eprintln!(
         "sample logs: {filters_seen} filter variants, {lines} lines ({with_failures} with failures in \
-         fail2ban's result), {} differences",
+         fail2ban's result), {} differences, {twin_checks} twin comparisons",
         failures.len()
     );
     assert!(lines > 1000, "too few sample lines checked: {lines}");
+    // sshd, ... have twinned regexes: their twins were compared with fancy-regex on every line.
+    assert!(twin_checks > 100, "too few twin checks: {twin_checks}");
     assert!(
         with_failures > 1000,
         "too few failures compared: {with_failures}"
@@ -402,6 +413,74 @@ fn sample_logs_match_their_annotations() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// A twinned regex with fancy-regex's exact engine for the same pattern.
+type Twinned = (super::pyre::PyRegex, fancy_regex::Regex);
+
+/// The twinned regexes of a filter (see twin.rs).
+fn twinned(flt: &Filter) -> Vec<Twinned> {
+    flt.prefregex()
+        .into_iter()
+        .chain(flt.fail_regexes())
+        .map(|r| r.compiled())
+        .filter(|c| c.is_twinned())
+        .filter_map(|c| Some((c.clone(), fancy_regex::Regex::new(c.as_str()).ok()?)))
+        .collect()
+}
+
+/// Buffers made from a sample line that aim at the twins' checks and conditionals: extra ` from ` parts
+/// (the tempered `(?:(?! from ).)*` loops), `invalid user `, a trailing `: `, truncations.
+fn twin_haystacks(line: &str) -> Vec<String> {
+    let mut out = vec![line.to_owned()];
+    if let Some(i) = line.find(" from ") {
+        out.push(format!("{} from 192.0.2.77{}", &line[..i], &line[i..]));
+        out.push(format!("{}{} from 10.9.8.7", &line[..i], &line[i..]));
+    }
+    if let Some(i) = line.find("for ") {
+        out.push(format!("{}invalid user {}", &line[..i + 4], &line[i + 4..]));
+    }
+    if let Some(i) = line.find(" port ") {
+        out.push(format!("{} from 1.2.3.4{}", &line[..i], &line[i..]));
+    }
+    out.push(format!("{line}: "));
+    out.push(format!("{line} from 10.0.0.1 port 22"));
+    let cut = line.char_indices().nth(line.chars().count() * 2 / 3);
+    if let Some((i, _)) = cut {
+        out.push(line[..i].to_owned());
+    }
+    out.into_iter().map(|l| l + "\n").collect()
+}
+
+/// Where a twinned regex and fancy-regex disagree on the buffers of `line`.
+fn twin_differences(twins: &[Twinned], line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for hay in twin_haystacks(line) {
+        for (ours, exact) in twins {
+            let mut spans = super::pyre::Spans::default();
+            let got = match ours.search(&hay, &mut spans) {
+                Ok(true) => Some((0..spans.len()).map(|i| spans.get(i)).collect::<Vec<_>>()),
+                Ok(false) => None,
+                Err(_) => continue,
+            };
+            let want = match exact.captures(&hay) {
+                Ok(Some(c)) => Some(
+                    (0..c.len())
+                        .map(|i| c.get(i).map(|m| (m.start(), m.end())))
+                        .collect::<Vec<_>>(),
+                ),
+                Ok(None) => None,
+                Err(_) => continue,
+            };
+            if got != want {
+                out.push(format!(
+                    "twin differs from fancy-regex: {}\n    buffer: {hay:?}\n    twin: {got:?}\n    exact: {want:?}",
+                    ours.as_str()
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Runs `lines` through fail2ban's own `Filter` (server settings: first failregex wins, pending failures

@@ -16,7 +16,7 @@ use super::out::{Found, OutFormat};
 use super::report::{self, Hit, LineKind, LineStats, ListingPolicy, RegexStat};
 use super::source::{self, Encoding, FileLines};
 use crate::matcher::date::validate_time_zone;
-use crate::matcher::filter::{Failure, Filter, Level as DiagLevel};
+use crate::matcher::filter::{Diagnostic, Failure, Filter, Level as DiagLevel};
 use crate::matcher::{FailData, FailValue, TupleLine};
 
 /// fail2banregex.py's two print paths: `self.output` (report text, silent with `-o`) and `output` (always).
@@ -72,6 +72,52 @@ fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// `MyTime.time()` as `processLine` reads it for each log line, taken from the system clock only once every
+/// [`CLOCK_EVERY`] lines (the clock read would otherwise be a noticeable part of the per-line cost).
+///
+/// Why this cannot change the output beyond timing noise: with `checkFindTime` off (as fail2ban-regex sets
+/// it), "now" only decides things at coarse boundaries — the year of a yearless date (strptime's year
+/// roll-back), whether the last date is under 60 s old (a line with an empty optional date), the expiry of
+/// the multi-line (`mlfid`) and DNS caches, and the once-a-day warning windows. The value we pass is a real
+/// clock reading taken earlier in this run, at most the processing time of `CLOCK_EVERY - 1` lines old (tens
+/// of microseconds on ordinary lines), never one from the future. An output can only differ if one of
+/// those boundaries falls inside that gap, which is exactly what happens in the reference when its run starts
+/// that much earlier or its lines are processed that much faster: ordinary timing noise between runs.
+/// Journal entries (read from a pipe, which may wait) keep one reading per entry.
+struct LineClock {
+    now: f64,
+    countdown: u32,
+}
+
+/// How many lines share one clock reading.
+const CLOCK_EVERY: u32 = 32;
+
+impl LineClock {
+    fn new() -> Self {
+        LineClock {
+            now: 0.0,
+            countdown: 0,
+        }
+    }
+
+    /// The time to use for the next line.
+    fn now(&mut self) -> f64 {
+        if self.countdown == 0 {
+            self.now = now();
+            self.countdown = CLOCK_EVERY;
+        }
+        self.countdown -= 1;
+        self.now
+    }
+}
+
+/// `Filter.processLine(line)`. Kept out of line on purpose so that a profile separates the matcher's cost
+/// from fail2ban-regex's own per-line work (the figure issue #3 budgets).
+#[inline(never)]
+fn filter_line(filter: &mut Filter, line: &str, now: f64) -> Vec<Failure> {
+    filter.process_line(line, now)
+}
+
 /// The state of one fail2ban-regex run.
 struct Fail2banRegex<'o> {
     opts: &'o Options,
@@ -90,6 +136,11 @@ struct Fail2banRegex<'o> {
     format: Option<OutFormat>,
     /// The `-l` threshold (Python logging level number).
     log_level: u32,
+    clock: LineClock,
+    /// The failures of the current line in printable form (`-o` only; reused from line to line).
+    found: Vec<Found>,
+    /// The text `testRegex` returned instead of the current line (`-D --print-all-matched`, multi-line).
+    te: Option<String>,
 }
 
 impl<'o> Fail2banRegex<'o> {
@@ -127,6 +178,9 @@ impl<'o> Fail2banRegex<'o> {
             backend: "auto",
             format: opts.out.as_deref().map(OutFormat::parse),
             log_level: log_level_number(&opts.log_level),
+            clock: LineClock::new(),
+            found: Vec::new(),
+            te: None,
         };
         if opts.maxlines != 0 {
             me.set_max_lines(opts.maxlines, out)?;
@@ -304,8 +358,8 @@ impl<'o> Fail2banRegex<'o> {
     fn process_entry<W: Write>(&mut self, entry: &Entry, out: &mut Output<W>) {
         let tuple = TupleLine::new("", &entry.date, &entry.line);
         let joined = tuple.joined().to_string();
-        let (found, ignored, te) = self.test_regex(Input::Tuple(tuple, entry.time), out);
-        self.account(&joined, found, ignored, te, out);
+        let verdict = self.test_regex(Input::Tuple(tuple, entry.time), out);
+        self.account(&joined, verdict, out);
     }
 
     /// The log is the argument itself: one line, or several split at `\n`.
@@ -347,54 +401,47 @@ impl<'o> Fail2banRegex<'o> {
         if line.starts_with('#') || line.is_empty() {
             return;
         }
-        let (found, ignored, te) = self.test_regex(Input::Line(line), out);
-        self.account(line, found, ignored, te, out);
+        let verdict = self.test_regex(Input::Line(line), out);
+        self.account(line, verdict, out);
     }
 
     /// The rest of `process()` for one line: `-o` output, or the line statistics.
-    fn account<W: Write>(
-        &mut self,
-        line: &str,
-        found: Vec<Found>,
-        ignored: bool,
-        te: Option<String>,
-        out: &mut Output<W>,
-    ) {
-        if let Some(format) = &self.format {
-            if !found.is_empty() {
-                for text in format.render(&found) {
-                    out.always(&text);
-                }
-            }
+    fn account<W: Write>(&mut self, line: &str, verdict: Verdict, out: &mut Output<W>) {
+        if self.format.is_some() {
+            self.print_found(out);
             return;
         }
-        let kind = if ignored {
+        let kind = if verdict.ignored {
             LineKind::Ignored
-        } else if !found.is_empty() {
+        } else if verdict.matched {
             LineKind::Matched
         } else {
             LineKind::Missed
         };
-        self.stats
-            .record(kind, line, te.as_deref().unwrap_or(line), &self.policy);
+        let te = self.te.take();
+        let te = te.as_deref().unwrap_or(line);
+        self.stats.record(kind, line, te, &self.policy);
     }
 
-    /// `testRegex(line)`: the failures to report for the line, whether it counts as ignored, and (only with
-    /// `-D --print-all-matched` on a multi-line match) the text the reference returns instead of the line.
-    fn test_regex<W: Write>(
-        &mut self,
-        input: Input<'_>,
-        out: &mut Output<W>,
-    ) -> (Vec<Found>, bool, Option<String>) {
-        let max_lines = self.filter.max_lines();
-        let org_buffer: Vec<TupleLine> = if max_lines > 1 {
-            self.filter.line_buffer().to_vec()
-        } else {
-            Vec::new()
-        };
-        let full_buffer = org_buffer.len() >= max_lines;
+    /// `-o`: `_out(ret)` for the failures of the line.
+    #[inline(never)]
+    fn print_found<W: Write>(&self, out: &mut Output<W>) {
+        let Some(format) = &self.format else { return };
+        if !self.found.is_empty() {
+            for text in format.render(&self.found) {
+                out.always(&text);
+            }
+        }
+    }
+
+    /// `testRegex(line)`: whether the line has failures to report and whether it counts as ignored. With
+    /// `-o` the failures are left in `self.found`; with `-D --print-all-matched` on a multi-line match, the
+    /// text the reference returns instead of the line in `self.te`.
+    fn test_regex<W: Write>(&mut self, input: Input<'_>, out: &mut Output<W>) -> Verdict {
+        // `orgBuffer`: only a multi-line filter can move buffered lines from missed to matched.
+        let org_buffer = (self.filter.max_lines() > 1).then(|| self.filter.line_buffer().to_vec());
         let failures = match input {
-            Input::Line(line) => self.filter.process_line(line, now()),
+            Input::Line(line) => filter_line(&mut self.filter, line, self.clock.now()),
             Input::Tuple(tuple, time) => self.filter.process_tuple_line(tuple, time, now()),
         };
         self.log_diagnostics(out);
@@ -406,50 +453,78 @@ impl<'o> Fail2banRegex<'o> {
                 stat.hits += 1;
             }
         }
-        let mut ret = Vec::new();
+        // `ret`: how many failures count (not `nofail`). The report only counts them; their printable form
+        // is built only for what prints it (`-o` here, the `-v` hit list in `count_hit`).
+        let mut ret = 0;
         let mut is_ignored = false;
-        for failure in failures {
-            let found = found_of(&failure);
+        self.found.clear();
+        for failure in &failures {
             if self.format.is_none() {
-                self.count_hit(&found, ret.len() > 1);
+                self.count_hit(failure, ret > 1);
             }
             if failure.data.truthy("nofail") {
                 is_ignored = true;
             } else {
-                ret.push(found);
-            }
-        }
-        if self.format.is_some() {
-            return (ret, false, None);
-        }
-        self.count_prefregex();
-        let mut collected = Vec::new();
-        if max_lines > 1 {
-            let skip = usize::from(full_buffer);
-            for buf_line in org_buffer.iter().skip(skip) {
-                if !self.filter.line_buffer().contains(buf_line) {
-                    let stripped = format!("{}{}", buf_line.pre(), buf_line.post());
-                    if let Some(text) =
-                        self.stats
-                            .missed_became_matched(buf_line.joined(), &stripped, &self.policy)
-                    {
-                        collected.push(text);
-                    }
+                ret += 1;
+                if self.format.is_some() {
+                    self.found.push(found_of(failure));
                 }
             }
         }
-        let te = (!collected.is_empty()).then(|| {
+        if self.format.is_some() {
+            return Verdict {
+                matched: ret > 0,
+                ignored: false,
+            };
+        }
+        self.count_prefregex();
+        if let Some(org_buffer) = org_buffer {
+            self.buffered_lines_matched(&org_buffer);
+        }
+        Verdict {
+            matched: ret > 0,
+            ignored: is_ignored || line_ignored,
+        }
+    }
+
+    /// The multi-line part of `testRegex`: lines of the buffer before this line (`orgBuffer`, its first line
+    /// left out when the buffer was full) that the filter consumed into a failure were counted as missed;
+    /// they become matched now.
+    fn buffered_lines_matched(&mut self, org_buffer: &[TupleLine]) {
+        let skip = usize::from(org_buffer.len() >= self.filter.max_lines());
+        let mut collected = Vec::new();
+        for buf_line in org_buffer.iter().skip(skip) {
+            if !self.filter.line_buffer().contains(buf_line) {
+                let stripped = format!("{}{}", buf_line.pre(), buf_line.post());
+                if let Some(text) =
+                    self.stats
+                        .missed_became_matched(buf_line.joined(), &stripped, &self.policy)
+                {
+                    collected.push(text);
+                }
+            }
+        }
+        if !collected.is_empty() {
             collected.push(self.filter.processed_line());
-            collected.join("\n")
-        });
-        (ret, is_ignored || line_ignored, te)
+            self.te = Some(collected.join("\n"));
+        }
     }
 
     /// What the filter logged for the last line, printed as fail2ban-regex's stdout log handler does when
     /// `-l` lets it through (`%(asctime)s %(name)-24s[%(process)d]: %(levelname)-7s%(levelname)-1.1s: %(message)s`).
     /// Drained every line either way, so nothing accumulates on long logs.
     fn log_diagnostics<W: Write>(&mut self, out: &mut Output<W>) {
-        for d in self.filter.take_diagnostics() {
+        let diagnostics = self.filter.take_diagnostics();
+        if !diagnostics.is_empty() {
+            self.print_diagnostics(diagnostics, out);
+        }
+    }
+
+    /// The printing half of [`Self::log_diagnostics`], kept out of the per-line path (rarely taken).
+    #[cold]
+    #[inline(never)]
+    fn print_diagnostics<W: Write>(&self, diagnostics: Vec<Diagnostic>, out: &mut Output<W>) {
+        for d in diagnostics {
             let (number, name) = match d.level {
                 DiagLevel::Error => (40, "ERROR"),
                 DiagLevel::Warning => (30, "WARNING"),
@@ -469,17 +544,13 @@ impl<'o> Fail2banRegex<'o> {
         }
     }
 
-    /// `regex.inc()` + `regex.appendIP(match)`.
-    fn count_hit(&mut self, found: &Found, multiple: bool) {
+    /// `regex.inc()` + `regex.appendIP(match)`: the hit itself is kept only for `-v`, which prints it.
+    fn count_hit(&mut self, failure: &Failure, multiple: bool) {
         let verbose = self.opts.verbose > 0;
-        if let Some(stat) = self.failregex.get_mut(found.index) {
+        if let Some(stat) = self.failregex.get_mut(failure.index) {
             stat.hits += 1;
             if verbose {
-                stat.found.push(Hit {
-                    id: found.id.clone(),
-                    time: found.time.map(|t| t.secs),
-                    multiple,
-                });
+                stat.found.push(hit_of(failure, multiple));
             }
         }
     }
@@ -772,6 +843,15 @@ impl Fail2banRegex<'_> {
     }
 }
 
+/// What `testRegex` found in one line.
+#[derive(Debug, Clone, Copy)]
+struct Verdict {
+    /// There are failures that count (`ret`: not `nofail`).
+    matched: bool,
+    /// The line counts as ignored (an ignoreregex or a `nofail` failure).
+    ignored: bool,
+}
+
 /// What `testRegex` gets: a log line, or a journal entry's tuple line with its time.
 enum Input<'a> {
     Line(&'a str),
@@ -873,12 +953,7 @@ fn local_time(t: Option<f64>) -> String {
 fn found_of(failure: &Failure) -> Found {
     Found {
         index: failure.index,
-        // `str(None)` for a pending failure (no ID yet), as Python would print it.
-        id: failure
-            .id
-            .as_ref()
-            .map(|ip| ip.ntoa())
-            .unwrap_or_else(|| "None".into()),
+        id: id_text(failure),
         time: failure.time,
         data: failure
             .data
@@ -886,6 +961,25 @@ fn found_of(failure: &Failure) -> Found {
             .map(|(k, v)| (k.to_string(), value_of(v)))
             .collect(),
     }
+}
+
+/// The `-v` record of one failregex hit.
+#[inline(never)]
+fn hit_of(failure: &Failure, multiple: bool) -> Hit {
+    Hit {
+        id: id_text(failure),
+        time: failure.time.map(|t| t.secs),
+        multiple,
+    }
+}
+
+/// `str(fid)`: `str(None)` for a pending failure (no ID yet), as Python would print it.
+fn id_text(failure: &Failure) -> String {
+    failure
+        .id
+        .as_ref()
+        .map(|ip| ip.ntoa())
+        .unwrap_or_else(|| "None".into())
 }
 
 /// The fail dict as a Python dict value.

@@ -4,7 +4,7 @@
 //! Files are streamed: one line in memory at a time.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, Read};
 use std::path::Path;
 
 /// The log encodings we can decode (Python codec names after `codecs.lookup`).
@@ -76,20 +76,67 @@ impl Encoding {
 }
 
 /// Lines of a log file, decoded, without their line end (`FileContainer.readline` + `__next__`).
+///
+/// The file is read in blocks of whole lines. A UTF-8 block is validated once and kept as a `String`; each
+/// line is then lent from it as a `&str` without any copy or further check (nearly every block of a real
+/// log). A block with invalid bytes, or another encoding, is decoded line by line into a reused buffer, the
+/// valid UTF-8 lines still lent. Nothing is allocated per line once the buffers have grown to their working
+/// size, and memory stays flat however long the file is (one block and one line).
 pub struct FileLines {
-    reader: BufReader<File>,
+    file: File,
     encoding: Encoding,
-    buf: Vec<u8>,
+    /// The current block: whole lines, each with its `\n`; at the end of the file possibly followed by an
+    /// unterminated rest.
+    block: Block,
+    /// Where the next line of `block` starts.
+    pos: usize,
+    /// Bytes read after the block's last `\n`: the beginning of the next block.
+    carry: Vec<u8>,
+    eof: bool,
+    /// The decoded line when it cannot be lent from `block`.
     line: String,
 }
+
+/// A block of lines as read.
+enum Block {
+    /// Valid UTF-8 (the log encoding is UTF-8).
+    Text(String),
+    /// Invalid UTF-8, or another encoding: decoded line by line.
+    Bytes(Vec<u8>),
+}
+
+impl Block {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Block::Text(text) => text.as_bytes(),
+            Block::Bytes(bytes) => bytes,
+        }
+    }
+
+    /// The allocation, emptied, to read the next block into.
+    fn take_buffer(&mut self) -> Vec<u8> {
+        let mut buf = match std::mem::replace(self, Block::Bytes(Vec::new())) {
+            Block::Text(text) => text.into_bytes(),
+            Block::Bytes(bytes) => bytes,
+        };
+        buf.clear();
+        buf
+    }
+}
+
+/// How much one read asks for.
+const BLOCK: u64 = 64 * 1024;
 
 impl FileLines {
     pub fn open(path: &Path, encoding: Encoding) -> io::Result<FileLines> {
         Ok(FileLines {
-            reader: BufReader::with_capacity(64 * 1024, File::open(path)?),
+            file: File::open(path)?,
             encoding,
-            buf: Vec::with_capacity(512),
-            line: String::with_capacity(512),
+            block: Block::Bytes(Vec::new()),
+            pos: 0,
+            carry: Vec::new(),
+            eof: false,
+            line: String::new(),
         })
     }
 
@@ -97,25 +144,88 @@ impl FileLines {
     ///
     /// A last line without a line end is never returned: fail2ban's `FileContainer` waits for the line to be
     /// completed (`waitForLineEnd`), and fail2ban-regex stops there (filter.py `FileContainer.readline`).
+    /// Its completeness test is `line.rstrip('\r\n') != line`, so a last line ending in `\r` does count.
     pub fn next_line(&mut self) -> io::Result<Option<&str>> {
-        self.buf.clear();
-        if self.reader.read_until(b'\n', &mut self.buf)? == 0 {
+        while self.pos >= self.block.bytes().len() {
+            if !self.read_block()? {
+                return Ok(None);
+            }
+        }
+        let bytes = self.block.bytes();
+        let from = self.pos;
+        let (line_end, complete) = match memchr::memchr(b'\n', &bytes[from..]) {
+            Some(i) => (from + i, true),
+            None => (bytes.len(), false),
+        };
+        self.pos = line_end + usize::from(complete);
+        // `rstrip('\r\n')`: the line holds no `\n` before its end, so only `\r`s are left to strip; both are
+        // single bytes in every supported encoding.
+        let mut end = line_end;
+        while end > from && bytes[end - 1] == b'\r' {
+            end -= 1;
+        }
+        if !complete && end == line_end {
+            // The unterminated last line (see above).
             return Ok(None);
         }
-        self.line.clear();
-        self.encoding.decode_into(&self.buf, &mut self.line);
-        let stripped = strip_line_end(&self.line).len();
-        if stripped == self.line.len() {
-            return Ok(None);
+        match &self.block {
+            // `\r` and `\n` are ASCII, so both ends are character boundaries of the valid text.
+            Block::Text(text) => Ok(Some(&text[from..end])),
+            Block::Bytes(bytes) => {
+                let bytes = &bytes[from..end];
+                if self.encoding == Encoding::Utf8 {
+                    if let Ok(text) = std::str::from_utf8(bytes) {
+                        return Ok(Some(text));
+                    }
+                }
+                self.line.clear();
+                self.encoding.decode_into(bytes, &mut self.line);
+                Ok(Some(&self.line))
+            }
         }
-        self.line.truncate(stripped);
-        Ok(Some(&self.line))
+    }
+
+    /// Reads the next block: the carried bytes, then reads until a read brings a `\n` (or the end of the
+    /// file). The bytes after the last `\n` are carried over to the next block. Returns false at the end.
+    fn read_block(&mut self) -> io::Result<bool> {
+        let mut buf = self.block.take_buffer();
+        self.pos = 0;
+        buf.append(&mut self.carry);
+        while !self.eof {
+            let before = buf.len();
+            let n = Read::by_ref(&mut self.file)
+                .take(BLOCK)
+                .read_to_end(&mut buf)?;
+            if n == 0 {
+                self.eof = true;
+            } else if let Some(i) = memchr::memrchr(b'\n', &buf[before..]) {
+                let cut = before + i + 1;
+                self.carry.extend_from_slice(&buf[cut..]);
+                buf.truncate(cut);
+                break;
+            }
+        }
+        let read = !buf.is_empty();
+        self.block = match self.encoding {
+            Encoding::Utf8 => match String::from_utf8(buf) {
+                Ok(text) => Block::Text(text),
+                Err(e) => Block::Bytes(e.into_bytes()),
+            },
+            Encoding::Latin1 | Encoding::Ascii => Block::Bytes(buf),
+        };
+        Ok(read)
     }
 }
 
 /// Python's `s.rstrip('\r\n')`.
 pub fn strip_line_end(s: &str) -> &str {
-    s.trim_end_matches(['\r', '\n'])
+    let bytes = s.as_bytes();
+    let mut end = bytes.len();
+    while end > 0 && matches!(bytes[end - 1], b'\r' | b'\n') {
+        end -= 1;
+    }
+    // Both are ASCII, so `end` is a character boundary.
+    &s[..end]
 }
 
 /// fail2banregex.py `shortstr(s, 53)`: at most 53 characters, else the first 50 and `...`.
@@ -134,20 +244,53 @@ mod tests {
     use super::*;
     use std::io::Write;
 
+    /// All lines `FileLines` gives for a file holding `content`.
+    fn read_all(content: &[u8], encoding: Encoding) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("log");
+        File::create(&path)
+            .and_then(|mut f| f.write_all(content))
+            .expect("write");
+        let mut lines = FileLines::open(&path, encoding).expect("open");
+        let mut all = Vec::new();
+        while let Some(line) = lines.next_line().expect("read") {
+            all.push(line.to_string());
+        }
+        // Stays at the end.
+        assert_eq!(lines.next_line().expect("read"), None);
+        all
+    }
+
     #[test]
     fn incomplete_last_line_is_not_read() {
-        let dir = std::env::temp_dir().join(format!("f2b-regex-src-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let path = dir.join("log");
-        let mut f = File::create(&path).expect("create");
-        f.write_all(b"a\r\n\nb \xff\nlast").expect("write");
-        drop(f);
-        let mut lines = FileLines::open(&path, Encoding::Utf8).expect("open");
-        assert_eq!(lines.next_line().expect("read"), Some("a"));
-        assert_eq!(lines.next_line().expect("read"), Some(""));
-        assert_eq!(lines.next_line().expect("read"), Some("b \u{fffd}"));
-        assert_eq!(lines.next_line().expect("read"), None);
-        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(
+            read_all(b"a\r\n\nb \xff\nlast", Encoding::Utf8),
+            ["a", "", "b \u{fffd}"]
+        );
+        // `rstrip('\r\n')` shortens a last line ending in `\r`: FileContainer takes it as complete.
+        assert_eq!(read_all(b"a\nb\r\r", Encoding::Utf8), ["a", "b"]);
+        assert_eq!(read_all(b"", Encoding::Utf8), Vec::<String>::new());
+        assert_eq!(read_all(b"only", Encoding::Utf8), Vec::<String>::new());
+    }
+
+    #[test]
+    fn lines_across_blocks_and_bad_bytes() {
+        let block = usize::try_from(BLOCK).expect("small constant");
+        let long = "x".repeat(block * 2 + 7);
+        let mut content = Vec::new();
+        for n in 0..5000 {
+            content.extend_from_slice(format!("line {n} \u{e9}\n").as_bytes());
+        }
+        content.extend_from_slice(long.as_bytes());
+        content.extend_from_slice(b"\r\nbad \xe2\x82\nok\n");
+        let all = read_all(&content, Encoding::Utf8);
+        assert_eq!(all.len(), 5003);
+        assert_eq!(all[4999], "line 4999 \u{e9}");
+        assert_eq!(all[5000], long);
+        assert_eq!(all[5001], "bad \u{fffd}");
+        assert_eq!(all[5002], "ok");
+        let latin = read_all(b"caf\xe9\r\nna\xefve\n", Encoding::Latin1);
+        assert_eq!(latin, ["caf\u{e9}", "na\u{ef}ve"]);
     }
 
     #[test]

@@ -9,8 +9,11 @@
 //! * the exact `fancy-regex` translation, used when the relaxed regex cannot be built or its match fails a
 //!   dropped check.
 
+use super::backtrack::{Bytes, Program};
 use super::DateError;
 use regex::CaptureLocations;
+use regex_automata::util::primitives::NonMaxUsize;
+use regex_automata::{Anchored, Input};
 use std::sync::{Arc, OnceLock};
 
 /// The strptime fields a template can capture (the group names `reGroupDictStrptime` looks at).
@@ -100,6 +103,125 @@ struct Relaxed {
     fields: Vec<(usize, usize)>,
     /// The captures of the last match, by its text (`None`: the regex has context assertions).
     memo: Option<Memo>,
+    /// The same regex for ASCII text (see [`Ascii`]), built at its first use; only for regexes with a memo.
+    ascii: Lazy<Ascii>,
+    /// The last search by the bytes it saw; only for regexes with a memo.
+    window: Option<Window>,
+    /// The backtracking matcher, built at its first use; only for `^`-anchored regexes with a memo.
+    tracked: Lazy<Tracked>,
+    /// The group spans of the last capture search, by group index.
+    groups: Vec<Option<(usize, usize)>>,
+    /// Capture searches so far.
+    captures: u32,
+}
+
+/// A relaxed regex with its Unicode classes and case folding cut down to ASCII, for the captures of a
+/// match whose text is ASCII.
+///
+/// Why this is exact: on ASCII text a Unicode class or case fold can only take its ASCII members, so both
+/// regexes have the same paths over that text, in the same priority order. The search runs anchored on the
+/// match span the Unicode regex found; a context-free regex (see [`Memo`]) looks at no byte outside it, and
+/// the leftmost-first path over the whole line ends there, so it is also the first path within the span.
+/// Why it pays: Unicode `\W`, `[^\[]` or `(?i)` compile to NFAs with thousands of states, which the
+/// bounded backtracker of the capture search clears per position.
+#[derive(Clone)]
+struct Ascii {
+    re: regex_automata::meta::Regex,
+    cache: regex_automata::meta::Cache,
+    slots: Vec<Option<NonMaxUsize>>,
+}
+
+impl Ascii {
+    /// `None` when the pattern turns Unicode on inside (only a leading flag group is rewritten).
+    fn new(translated: &str) -> Option<Ascii> {
+        let pattern = ascii_pattern(translated)?;
+        let re = regex_automata::meta::Builder::new()
+            .syntax(
+                regex_automata::util::syntax::Config::new()
+                    .unicode(false)
+                    .utf8(false),
+            )
+            .build(&pattern)
+            .ok()?;
+        let cache = re.create_cache();
+        let slots = vec![None; re.group_info().slot_len()];
+        Some(Ascii { re, cache, slots })
+    }
+
+    /// The group spans of the match anchored at `whole` (which the Unicode regex found).
+    fn captures(
+        &mut self,
+        hay: &str,
+        whole: (usize, usize),
+        groups: &mut [Option<(usize, usize)>],
+    ) -> bool {
+        let input = Input::new(hay)
+            .range(whole.0..whole.1)
+            .anchored(Anchored::Yes);
+        if self
+            .re
+            .search_slots_with(&mut self.cache, &input, &mut self.slots)
+            .is_none()
+        {
+            return false;
+        }
+        for (g, span) in groups.iter_mut().enumerate() {
+            *span = match (self.slots.get(2 * g), self.slots.get(2 * g + 1)) {
+                (Some(Some(s)), Some(Some(e))) => Some((s.get(), e.get())),
+                _ => None,
+            };
+        }
+        groups.first().copied().flatten() == Some(whole)
+    }
+}
+
+/// Capture searches of a regex before its ASCII regex is built.
+const ASCII_AFTER: u32 = 32;
+
+/// A value built from a pattern at its first use.
+#[derive(Clone)]
+enum Lazy<T> {
+    Pattern(String),
+    Built(T),
+    /// Building failed or is not wanted.
+    Failed,
+}
+
+impl<T> Lazy<T> {
+    fn get(&mut self, build: impl FnOnce(&str) -> Option<T>) -> Option<&mut T> {
+        if let Lazy::Pattern(p) = self {
+            *self = build(p).map_or(Lazy::Failed, Lazy::Built);
+        }
+        match self {
+            Lazy::Built(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// The pattern with Unicode turned off (`None` when it turns Unicode on inside: only a leading flag group
+/// is rewritten).
+fn ascii_pattern(translated: &str) -> Option<String> {
+    let (flags, body) = split_global_flags(translated);
+    if body.contains("(?") && body.split("(?").skip(1).any(flag_group_has_u) {
+        return None;
+    }
+    let flags = flags.replace('u', "");
+    Some(if flags == "(?)" {
+        body.to_string()
+    } else {
+        format!("{flags}{body}")
+    })
+}
+
+/// Whether the text after a `(?` opens a flag group that turns Unicode on.
+fn flag_group_has_u(after: &str) -> bool {
+    let flags: String = after
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic() || *c == '-')
+        .collect();
+    let on = flags.split('-').next().unwrap_or("");
+    after[flags.len()..].starts_with([':', ')']) && on.contains('u')
 }
 
 /// The last match of a relaxed regex, relative to its start.
@@ -260,69 +382,313 @@ enum Relaxation {
     Rejected,
 }
 
-impl Relaxed {
-    fn search(&mut self, hay: &str, pos: usize) -> Relaxation {
-        let Some(memo) = self.memo.as_ref() else {
-            return self.search_captures(hay, pos);
-        };
-        let Some(m) = self.re.find_at(hay, pos) else {
-            return Relaxation::None;
-        };
-        let whole = (m.start(), m.end());
-        if memo.text != m.as_str() || memo.at_zero != (whole.0 == 0) {
-            return self.search_captures(hay, pos);
+/// Group 1 and the field spans of a match.
+type Fields = ((usize, usize), [(u32, u32); SLOTS]);
+
+/// A relaxed match before the dropped checks: the whole span, and group 1 with the field spans (`None`
+/// if the `_sep` copies differ).
+#[derive(Clone, Copy)]
+struct Raw {
+    whole: (usize, usize),
+    found: Option<Fields>,
+}
+
+impl Raw {
+    /// The same match `by` bytes further right (`left`: further left).
+    fn shifted(self, by: usize, left: bool) -> Raw {
+        if by == 0 {
+            return self;
         }
-        if (self.check_begin && !begin_ok(hay, whole.0))
-            || (self.check_end && !end_ok(hay, whole.1))
-        {
-            return Relaxation::Rejected;
+        let mv = |x: usize| if left { x - by } else { x + by };
+        let found = self.found.map(|(g1, mut slots)| {
+            for slot in slots.iter_mut().filter(|s| **s != NO_SPAN) {
+                *slot = (mv(slot.0 as usize) as u32, mv(slot.1 as usize) as u32);
+            }
+            ((mv(g1.0), mv(g1.1)), slots)
+        });
+        Raw {
+            whole: (mv(self.whole.0), mv(self.whole.1)),
+            found,
         }
-        let Some((g1s, g1e, rel)) = memo.found else {
-            return Relaxation::Rejected;
+    }
+}
+
+/// The last relaxed search of a context-free regex, by the bytes that decided it.
+///
+/// Why this is exact: a context-free regex (see [`Memo`]) sees nothing but the bytes from `pos` to the end
+/// of the haystack and whether `pos` is 0 (its `^`). For a `^`-anchored one, the lazy DFA tells how far
+/// the search read before no longer match was possible: the bytes up to there (and, if it read to the
+/// end, that the haystack ends there) decide the result. Equal bytes, the same result; the dropped checks,
+/// which look one char further, are run again on every line.
+#[derive(Clone)]
+struct Window {
+    /// The translated regex, `^`-anchored; `None`: the window is the rest of the haystack.
+    anchored: Option<String>,
+    /// The DFA, built once the regex was searched often (most templates are searched a few times).
+    dfa: Option<Reach>,
+    searches: u32,
+    bytes: Vec<u8>,
+    /// The search read to the end of the haystack.
+    to_end: bool,
+    at_zero: bool,
+    /// The result, relative to `pos` (`None`: no relaxed match); `None` outside: nothing stored.
+    raw: Option<Option<Raw>>,
+}
+
+/// A lazy DFA of a relaxed regex, to see how far its search reads.
+#[derive(Clone)]
+struct Reach {
+    dfa: regex_automata::hybrid::dfa::DFA,
+    cache: regex_automata::hybrid::dfa::Cache,
+}
+
+impl Reach {
+    fn new(pattern: &str) -> Option<Reach> {
+        let dfa = regex_automata::hybrid::dfa::DFA::new(pattern).ok()?;
+        let cache = dfa.create_cache();
+        Some(Reach { dfa, cache })
+    }
+
+    /// The end of the bytes an anchored search from `pos` reads, and whether it read to the end.
+    fn extent(&mut self, hay: &[u8], pos: usize) -> Option<(usize, bool)> {
+        let input = Input::new(hay).range(pos..).anchored(Anchored::Yes);
+        let mut sid = self.dfa.start_state_forward(&mut self.cache, &input).ok()?;
+        for (i, &b) in hay.iter().enumerate().skip(pos) {
+            sid = self.dfa.next_state(&mut self.cache, sid, b).ok()?;
+            if sid.is_quit() {
+                return None;
+            }
+            if sid.is_dead() {
+                return Some((i + 1, false));
+            }
+        }
+        Some((hay.len(), true))
+    }
+}
+
+/// Longest window compared (longer haystacks are searched).
+const WINDOW_CAP: usize = 96;
+/// Searches of a regex before its DFA for the window is built.
+const WINDOW_AFTER: u32 = 32;
+
+impl Window {
+    fn new(translated: &str) -> Window {
+        let (flags, body) = split_global_flags(translated);
+        let anchored = body.starts_with('^') && !flags.contains('m');
+        Window {
+            anchored: anchored.then(|| translated.to_string()),
+            dfa: None,
+            searches: 0,
+            bytes: Vec::new(),
+            to_end: false,
+            at_zero: false,
+            raw: None,
+        }
+    }
+
+    fn lookup(&self, hay: &str, pos: usize) -> Option<Option<Raw>> {
+        let raw = self.raw?;
+        let seen = hay.as_bytes().get(pos..pos + self.bytes.len())?;
+        let same = self.at_zero == (pos == 0)
+            && seen == self.bytes.as_slice()
+            && (!self.to_end || hay.len() == pos + self.bytes.len());
+        same.then(|| raw.map(|r| r.shifted(pos, false)))
+    }
+
+    /// How far a search from `pos` reads: (end, to the end of the haystack).
+    fn extent(&mut self, hay: &str, pos: usize) -> Option<(usize, bool)> {
+        if self.anchored.is_none() {
+            return Some((hay.len(), true));
+        }
+        if pos != 0 {
+            // `^` cannot match: nothing was read, but this is rare enough not to remember.
+            return None;
+        }
+        if self.dfa.is_none() {
+            self.searches += 1;
+            if self.searches < WINDOW_AFTER {
+                return None;
+            }
+            self.dfa = Reach::new(self.anchored.as_deref()?);
+            // Never try again if the DFA cannot be built.
+            if self.dfa.is_none() {
+                self.anchored = None;
+                self.searches = 0;
+                return None;
+            }
+        }
+        self.dfa.as_mut()?.extent(hay.as_bytes(), pos)
+    }
+
+    fn store(&mut self, hay: &str, pos: usize, raw: Option<Raw>) {
+        self.raw = None;
+        let Some((end, to_end)) = self.extent(hay, pos) else {
+            return;
         };
-        let shift = whole.0 as u32;
-        let mut slots = rel;
-        for slot in slots.iter_mut().filter(|s| **s != NO_SPAN) {
-            *slot = (slot.0 + shift, slot.1 + shift);
+        let Some(seen) = hay
+            .as_bytes()
+            .get(pos..end)
+            .filter(|b| b.len() <= WINDOW_CAP)
+        else {
+            return;
+        };
+        self.bytes.clear();
+        self.bytes.extend_from_slice(seen);
+        self.to_end = to_end;
+        self.at_zero = pos == 0;
+        self.raw = Some(raw.map(|r| r.shifted(pos, true)));
+    }
+}
+
+/// The backtracking matcher of a `^`-anchored context-free relaxed regex with its last run.
+#[derive(Clone)]
+struct Tracked {
+    program: Program,
+    last: Option<LastRun>,
+}
+
+/// A run of [`Tracked`]: the bytes it looked at, which other bytes its tests tell apart, its result.
+#[derive(Clone)]
+struct LastRun {
+    bytes: Vec<u8>,
+    diff: Vec<Bytes>,
+    /// It reached the end of the haystack at `pos + bytes.len()`.
+    saw_end: bool,
+    at_zero: bool,
+    /// Relative to `pos`.
+    raw: Option<Raw>,
+}
+
+impl Tracked {
+    fn new(translated: &str) -> Option<Tracked> {
+        let (flags, body) = split_global_flags(translated);
+        if !body.starts_with('^') || flags.contains('m') {
+            return None;
         }
-        Relaxation::Found(Found {
-            whole,
-            group1: (g1s + whole.0, g1e + whole.0),
-            slots,
+        let ascii = ascii_pattern(translated)?;
+        Some(Tracked {
+            program: Program::new(&ascii)?,
+            last: None,
         })
     }
 
-    fn search_captures(&mut self, hay: &str, pos: usize) -> Relaxation {
-        let Some(m) = self.re.captures_read_at(&mut self.locs, hay, pos) else {
+    /// The last result, if this haystack passes every test the last run made the same way.
+    fn lookup(&mut self, hay: &str, pos: usize) -> Option<Option<Raw>> {
+        let last = self.last.as_mut()?;
+        let n = last.bytes.len();
+        let seen = hay.as_bytes().get(pos..pos + n)?;
+        if last.at_zero != (pos == 0) || (last.saw_end && hay.len() != pos + n) {
+            return None;
+        }
+        if seen != last.bytes.as_slice() {
+            // Byte by byte against what the tests allowed. A line that passes takes the place of the last one
+            // (its bytes pass the same tests), so the lines after it compare equal again.
+            // A changed non-ASCII byte is not compared (the matcher would have given up on it).
+            let alike = seen
+                .iter()
+                .zip(&last.bytes)
+                .zip(&last.diff)
+                .all(|((&b, &mine), diff)| b == mine || (b.is_ascii() && !diff.has(b)));
+            if !alike {
+                return None;
+            }
+            last.bytes.copy_from_slice(seen);
+        }
+        Some(last.raw.map(|r| r.shifted(pos, false)))
+    }
+}
+
+impl Relaxed {
+    /// The relaxed match by the backtracking matcher (`None`: it cannot tell, see [`backtrack`]).
+    fn search_tracked(&mut self, hay: &str, pos: usize) -> Option<Option<Raw>> {
+        let tracked = self.tracked.get(Tracked::new)?;
+        if let Some(raw) = tracked.lookup(hay, pos) {
+            return Some(raw);
+        }
+        let run = tracked.program.run(hay.as_bytes(), pos)?;
+        let raw = if run.matched {
+            let slots = &tracked.program.slots;
+            for (g, span) in self.groups.iter_mut().enumerate() {
+                *span = match (slots.get(2 * g), slots.get(2 * g + 1)) {
+                    (Some(Some(s)), Some(Some(e))) => Some((*s, *e)),
+                    _ => None,
+                };
+            }
+            let whole = self.groups.first().copied().flatten()?;
+            Some(self.raw_of_groups(hay, whole))
+        } else {
+            None
+        };
+        let tracked = self.tracked.get(Tracked::new)?;
+        let n = tracked.program.diff.len();
+        let Some(bytes) = hay.as_bytes().get(pos..pos + n) else {
+            tracked.last = None;
+            return Some(raw);
+        };
+        let mut last = tracked.last.take().unwrap_or(LastRun {
+            bytes: Vec::new(),
+            diff: Vec::new(),
+            saw_end: false,
+            at_zero: false,
+            raw: None,
+        });
+        last.bytes.clear();
+        last.bytes.extend_from_slice(bytes);
+        last.diff.clear();
+        last.diff.extend_from_slice(&tracked.program.diff);
+        last.saw_end = run.saw_end;
+        last.at_zero = pos == 0;
+        last.raw = raw.map(|r| r.shifted(pos, true));
+        tracked.last = Some(last);
+        Some(raw)
+    }
+}
+
+impl Relaxed {
+    fn search(&mut self, hay: &str, pos: usize) -> Relaxation {
+        if self.memo.is_none() {
+            let raw = self.search_raw(hay, pos, None);
+            return self.finish(hay, raw);
+        }
+        if let Some(raw) = self.search_tracked(hay, pos) {
+            return self.finish(hay, raw);
+        }
+        if let Some(raw) = self.window.as_ref().and_then(|w| w.lookup(hay, pos)) {
+            return self.finish(hay, raw);
+        }
+        let raw = self.search_memo(hay, pos);
+        if let Some(w) = self.window.as_mut() {
+            w.store(hay, pos, raw);
+        }
+        self.finish(hay, raw)
+    }
+
+    /// The relaxed match from `pos`, its captures from the memo when the matched text repeats.
+    fn search_memo(&mut self, hay: &str, pos: usize) -> Option<Raw> {
+        let m = self.re.find_at(hay, pos)?;
+        let whole = (m.start(), m.end());
+        match self.memo.as_ref() {
+            Some(memo) if memo.text == m.as_str() && memo.at_zero == (whole.0 == 0) => {
+                let rel = Raw {
+                    whole: (0, whole.1 - whole.0),
+                    found: memo.found.map(|(g1s, g1e, rel)| ((g1s, g1e), rel)),
+                };
+                Some(rel.shifted(whole.0, false))
+            }
+            _ => self.search_raw(hay, pos, Some(whole)),
+        }
+    }
+
+    /// The dropped checks on a relaxed match.
+    fn finish(&self, hay: &str, raw: Option<Raw>) -> Relaxation {
+        let Some(raw) = raw else {
             return Relaxation::None;
         };
-        let whole = (m.start(), m.end());
-        let seps_ok = self.seps.iter().all(|&(a, b)| {
-            let text = |g| self.locs.get(g).map(|(s, e)| &hay[s..e]);
-            text(a) == text(b)
-        });
-        let group1 = self.locs.get(1).unwrap_or(whole);
-        let mut slots = [NO_SPAN; SLOTS];
-        for &(slot, g) in &self.fields {
-            if let Some((s, e)) = self.locs.get(g) {
-                slots[slot] = (s as u32, e as u32);
-            }
-        }
-        if let Some(memo) = self.memo.as_mut() {
-            memo.text.clear();
-            memo.text.push_str(&hay[whole.0..whole.1]);
-            memo.at_zero = whole.0 == 0;
-            memo.found = seps_ok.then(|| {
-                let mut rel = slots;
-                let shift = whole.0 as u32;
-                for slot in rel.iter_mut().filter(|s| **s != NO_SPAN) {
-                    *slot = (slot.0 - shift, slot.1 - shift);
-                }
-                (group1.0 - whole.0, group1.1 - whole.0, rel)
-            });
-        }
-        if !seps_ok
-            || (self.check_begin && !begin_ok(hay, whole.0))
+        let Some((group1, slots)) = raw.found else {
+            return Relaxation::Rejected;
+        };
+        let whole = raw.whole;
+        if (self.check_begin && !begin_ok(hay, whole.0))
             || (self.check_end && !end_ok(hay, whole.1))
         {
             return Relaxation::Rejected;
@@ -333,17 +699,94 @@ impl Relaxed {
             slots,
         })
     }
+
+    /// Fills `groups` with the captures of the first match from `pos`; `found` is its span if known.
+    fn capture(
+        &mut self,
+        hay: &str,
+        pos: usize,
+        found: Option<(usize, usize)>,
+    ) -> Option<(usize, usize)> {
+        // The ASCII regex costs a compilation: only for a regex that keeps being searched.
+        self.captures = self.captures.saturating_add(1);
+        let worth = self.captures > ASCII_AFTER;
+        if let Some(whole) = found.filter(|w| worth && hay.as_bytes()[w.0..w.1].is_ascii()) {
+            if let Some(ascii) = self.ascii.get(Ascii::new) {
+                if ascii.captures(hay, whole, &mut self.groups) {
+                    return Some(whole);
+                }
+            }
+        }
+        let m = self.re.captures_read_at(&mut self.locs, hay, pos)?;
+        for (g, span) in self.groups.iter_mut().enumerate() {
+            *span = self.locs.get(g);
+        }
+        Some((m.start(), m.end()))
+    }
+
+    /// The relaxed match from `pos` by a capture search (`found`: its span, if known), remembered in the
+    /// memo.
+    fn search_raw(&mut self, hay: &str, pos: usize, found: Option<(usize, usize)>) -> Option<Raw> {
+        let whole = self.capture(hay, pos, found)?;
+        let raw = self.raw_of_groups(hay, whole);
+        if let Some(memo) = self.memo.as_mut() {
+            memo.text.clear();
+            memo.text.push_str(&hay[whole.0..whole.1]);
+            memo.at_zero = whole.0 == 0;
+            memo.found = raw
+                .shifted(whole.0, true)
+                .found
+                .map(|(g1, rel)| (g1.0, g1.1, rel));
+        }
+        Some(raw)
+    }
+
+    /// The match of the captures in `groups`.
+    fn raw_of_groups(&self, hay: &str, whole: (usize, usize)) -> Raw {
+        let group = |g: usize| self.groups.get(g).copied().flatten();
+        let seps_ok = self.seps.iter().all(|&(a, b)| {
+            let text = |g| group(g).map(|(s, e)| &hay[s..e]);
+            text(a) == text(b)
+        });
+        let group1 = group(1).unwrap_or(whole);
+        let mut slots = [NO_SPAN; SLOTS];
+        for &(slot, g) in &self.fields {
+            if let Some((s, e)) = group(g) {
+                slots[slot] = (s as u32, e as u32);
+            }
+        }
+        Raw {
+            whole,
+            found: seps_ok.then_some((group1, slots)),
+        }
+    }
 }
 
 /// Whether a relaxed regex (Rust syntax) has no context assertion but a leading `^`, so that its captures
 /// depend on the matched text only (see [`Memo`]).
 fn context_free(re: &str) -> bool {
-    let (_, body) = split_global_flags(re);
+    let (flags, body) = split_global_flags(re);
+    if flags.contains('m') {
+        return false;
+    }
     let body = body.strip_prefix('^').unwrap_or(body);
     let mut chars = body.chars();
     while let Some(c) = chars.next() {
         match c {
             '^' | '$' => return false,
+            // A class (`[^...]` is negation, not an anchor); `translate` escapes `[` and a leading `]`
+            // inside classes, so classes do not nest.
+            '[' => {
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        ']' => break,
+                        _ => {}
+                    }
+                }
+            }
             '\\' => {
                 if matches!(chars.next(), Some('b' | 'B' | 'A' | 'z' | '<' | '>' | 'Z')) {
                     return false;
@@ -371,10 +814,25 @@ fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
+/// The chars before and at byte `at` (ASCII bytes read directly).
+fn neighbours(hay: &str, at: usize) -> (Option<char>, Option<char>) {
+    let b = hay.as_bytes();
+    let prev = match at.checked_sub(1).map(|i| b[i]) {
+        Some(c) if c.is_ascii() => Some(char::from(c)),
+        Some(_) => hay[..at].chars().next_back(),
+        None => None,
+    };
+    let next = match b.get(at) {
+        Some(&c) if c.is_ascii() => Some(char::from(c)),
+        Some(_) => hay[at..].chars().next(),
+        None => None,
+    };
+    (prev, next)
+}
+
 /// `(?=^|\b|\W)` at byte `at` of `hay`.
 fn begin_ok(hay: &str, at: usize) -> bool {
-    let prev = hay[..at].chars().next_back();
-    let next = hay[at..].chars().next();
+    let (prev, next) = neighbours(hay, at);
     at == 0
         || prev.is_some_and(is_word) != next.is_some_and(is_word)
         || next.is_some_and(|c| !is_word(c))
@@ -382,8 +840,7 @@ fn begin_ok(hay: &str, at: usize) -> bool {
 
 /// `(?=\b|\W|$)` at byte `at` of `hay` (the end of the searched text is the end of the string).
 fn end_ok(hay: &str, at: usize) -> bool {
-    let prev = hay[..at].chars().next_back();
-    let next = hay[at..].chars().next();
+    let (prev, next) = neighbours(hay, at);
     match next {
         None => true,
         Some(c) => !is_word(c) || !prev.is_some_and(is_word),
@@ -443,6 +900,16 @@ fn relax(python: &str, value_group: usize) -> Option<Relaxed> {
     let fields = field_groups(names.iter().copied(), value_group);
     let locs = re.capture_locations();
     let memo = context_free(&translated).then(Memo::default);
+    let ascii = match memo {
+        Some(_) => Lazy::Pattern(translated.clone()),
+        None => Lazy::Failed,
+    };
+    let window = memo.as_ref().map(|_| Window::new(&translated));
+    let tracked = match memo {
+        Some(_) => Lazy::Pattern(translated.clone()),
+        None => Lazy::Failed,
+    };
+    let groups = vec![None; re.captures_len()];
     Some(Relaxed {
         re,
         locs,
@@ -451,6 +918,11 @@ fn relax(python: &str, value_group: usize) -> Option<Relaxed> {
         seps,
         fields,
         memo,
+        ascii,
+        window,
+        tracked,
+        groups,
+        captures: 0,
     })
 }
 
@@ -637,6 +1109,10 @@ mod tests {
         assert!(!context_free(r"a\bb"));
         assert!(!context_free(r"(?m:^a)"));
         assert!(!context_free(r"a^"));
+        assert!(context_free(r"(?iu)^[^\[]*\[(?P<d>\d)"));
+        assert!(context_free(r"[\]^]x"));
+        assert!(!context_free(r"[\]]^x"));
+        assert!(!context_free(r"(?m)^a"));
     }
 
     #[test]
@@ -665,5 +1141,215 @@ mod tests {
             e.search("x2026-11-24 2026-11-25", 0, 22).unwrap().group1,
             (12, 22)
         );
+    }
+
+    /// The ASCII capture regex gives the captures of the Unicode one on ASCII lines, for every default
+    /// template and the `{DATE}` templates of a prematch pattern.
+    #[test]
+    fn ascii_captures_equal_unicode() {
+        let env = super::super::TimeReEnv::for_year(2026, 2001);
+        let mut templates = super::super::template::default_list(&env);
+        templates.extend(
+            super::super::template::prematch_templates(r"^[^\[]*\[({DATE})", &env).unwrap(),
+        );
+        let lines = [
+            "2026-11-24T01:28:34.002727+00:00 web1 CRON[5921]: x",
+            "--2026-1-2  3:04:05,1 x",
+            "x 2026/11/24 00:57:52 +0100 y",
+            "58.184.234.78 - - [24/Nov/2026:01:29:54 +0000] \"GET / HTTP/2.0\" 200",
+            "[24-nov-2026 01:29:54.123 -0130] x",
+            "Nov 24 00:57:52 host sshd[1]: x",
+            "Tue Nov  4 00:57:52.5 2026 x",
+            "<11/24/26@00:57:52> x",
+            "24/11/2026 0:57:52 x",
+            "11-24-2026 00:57:52.1 x",
+            "20261124  005752 x",
+            "261124 00:57:52 x",
+            "Nov 24, 2026 12:57:52 AM x",
+            "Nov-24-26 00:57:52 x",
+            "CET Mon Nov 24 00:57:52 2026 x",
+            "+0100 Mon Nov 24 00:57:52 x",
+            "1795480000 x",
+            "@400000006a2a3f3b00000000 x",
+            "00:57:52 x",
+            "a [2026-11-24 00:57:52] b [Nov 24 00:57:52]",
+        ];
+        let mut checked = 0;
+        for t in &templates {
+            let Some(r) = t.engine().relaxed.clone() else {
+                continue;
+            };
+            if matches!(r.ascii, Lazy::Failed) {
+                continue;
+            }
+            for line in lines {
+                let mut unicode = r.clone();
+                unicode.ascii = Lazy::Failed;
+                let mut ascii = r.clone();
+                ascii.captures = ASCII_AFTER;
+                let raw = unicode.search_raw(line, 0, None);
+                let expected = match unicode.finish(line, raw) {
+                    Relaxation::Found(f) => Some(f),
+                    _ => None,
+                };
+                let Some(m) = ascii.re.find_at(line, 0) else {
+                    assert!(expected.is_none());
+                    continue;
+                };
+                // The ASCII regex itself answers (no fallback to the Unicode one).
+                let mut groups = vec![None; ascii.groups.len()];
+                let whole = (m.start(), m.end());
+                let direct = ascii
+                    .ascii
+                    .get(Ascii::new)
+                    .map(|a| a.captures(line, whole, &mut groups));
+                assert_eq!(direct, Some(true), "{} on {line:?}", t.name);
+                let raw = ascii.search_raw(line, 0, Some(whole));
+                let got = match ascii.finish(line, raw) {
+                    Relaxation::Found(f) => Some(f),
+                    _ => None,
+                };
+                assert_eq!(got, expected, "{} on {line:?}", t.name);
+                checked += usize::from(got.is_some());
+            }
+        }
+        assert!(checked > 30, "only {checked} matches compared");
+        let built = templates
+            .iter()
+            .filter_map(|t| t.engine().relaxed.clone())
+            .filter(|r| r.memo.is_some())
+            .filter_map(|mut r| r.ascii.get(Ascii::new).map(|_| ()))
+            .count();
+        assert!(built >= 40, "only {built} ASCII regexes");
+    }
+
+    /// An engine that remembers (memo, window, ASCII captures) answers like a cold one on every search of
+    /// a sequence with repeated, shifted, cut and extended dates.
+    #[test]
+    fn warm_engine_equals_cold() {
+        let env = super::super::TimeReEnv::for_year(2026, 2001);
+        let mut templates = super::super::template::default_list(&env);
+        templates.extend(
+            super::super::template::prematch_templates(r"^[^\[]*\[({DATE})", &env).unwrap(),
+        );
+        let lines = [
+            "Nov 24 00:57:52 host sshd[1]: x",
+            "Nov 24 00:57:52 host sshd[2]: y",
+            "Nov 24 00:57:52 2026 host",
+            "Nov 24 00:57:52.123456 host",
+            "Nov 24 00:57:52",
+            "Nov 24 00:57:5",
+            "Nov 24 00:57:52\u{e9}x",
+            " Nov 24 00:57:52 host",
+            "--Nov 24 00:57:52 host",
+            "\u{e9}\u{e9}Nov 24 00:57:52 host",
+            "Tue Nov 24 00:57:52 host",
+            "2026-11-24T01:28:34.002727+00:00 web1 x",
+            "2026-11-24T01:28:34.003683+00:00 web1 y",
+            "2026-11-24T01:28:34.003683 +00:00 web1 y",
+            "2026-11-24T01:28:34.003683  +00:00",
+            "2026-11-24 01:28:34,1",
+            "1.2.3.4 - - [24/Nov/2026:01:29:54 +0000] \"GET /\"",
+            "150.114.31.235 - - [24/Nov/2026:01:29:54 +0000] \"GET /\"",
+            "150.114.31.235 - - [24/Nov/2026:01:29:54 +0000",
+            "150.114.31.235 - - [24/Nov/2026:01:29:54 +00001",
+            "x [2026-11-24 00:57:52] b",
+            "",
+            "1795480000 x",
+            "1795480000",
+            "@400000006a2a3f3b00000000 x",
+            "\u{e9}Nov 24 00:57:52 host",
+            "Nov 24 00:57:52 \u{e9}",
+            "Nov 24 00:57:52 \u{e8}",
+            "2026-11-24T01:28:34.003683\u{2003}+00:00 web1 y",
+            "2026-11-24T01:28:34.003683\u{2003}+00:00 web1 y",
+            "1.2.3.4 - - \u{e9}[24/Nov/2026:01:29:54 +0000] \"GET /\"",
+            "1.2.3.\u{e9} - - [24/Nov/2026:01:29:54 +0000] \"GET /\"",
+            "Nov 24 00:57:52 host sshd[1]: x",
+            "Nov 25 01:02:03 web sshd[2]: y",
+            "Dec  1 00:57:52 host",
+            "Nov 24 00:57:52 host",
+            "2026-11-24T01:28:34.12+00:00",
+            "2026-11-24T01:28:34.123456789+00:00",
+            "2026-11-24T01:28:34.003683+01",
+            "2026-11-24T01:28:34.003683+0130 x",
+            "2026-11-24T01:28:34.003683  Z x",
+            "2026-11-24T01:28:34.003683 x",
+            "2026/11/24 01:28:34.003683 x",
+            "2026/11-24 01:28:34.003683 x",
+            "9.9.9.9 - - [24/Nov/2026:01:29:54 +0000] \"GET /\"",
+            "10.0.0.1 - - [1/Nov/2026:01:29:54 +0000] x",
+            "10.0.0.1 - - [01/nov/2026 01:29:54] x",
+            "10.0.0.1 - - [Nov 24 00:57:52] x",
+        ];
+        for t in &templates {
+            // The reference: the regex crate alone (no backtracking matcher, window or ASCII regex).
+            let mut cold = t.engine().clone();
+            if let Some(r) = cold.relaxed.as_mut() {
+                r.tracked = Lazy::Failed;
+                r.window = None;
+                r.ascii = Lazy::Failed;
+            }
+            let mut warm = t.engine().clone();
+            for _ in 0..2 {
+                for line in lines {
+                    for (pos, end) in [(0, line.len()), (1, line.len()), (0, line.len() / 2)] {
+                        if !line.is_char_boundary(pos) || !line.is_char_boundary(end) {
+                            continue;
+                        }
+                        let expected = cold.clone().search(line, pos, end);
+                        let got = warm.search(line, pos, end);
+                        assert_eq!(got, expected, "{} on {line:?} {pos}..{end}", t.name);
+                        // Where it matched, the span again (as `matchTime` searches the last span).
+                        if let Some(f) = expected {
+                            let (a, b) = f.whole;
+                            let expected = cold.clone().search(line, a, b);
+                            assert_eq!(warm.search(line, a, b), expected, "{} span", t.name);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A line that passes the tests the last search made is answered from that search (backtracking
+    /// matcher); where that matcher cannot tell (a non-ASCII byte), from the bytes the DFA read (window).
+    #[test]
+    fn repeated_searches_are_remembered() {
+        let env = super::super::TimeReEnv::for_year(2026, 2001);
+        let list = super::super::template::default_list(&env);
+        let t = list
+            .iter()
+            .find(|t| {
+                t.name
+                    .starts_with("{^LN-BEG}(?:DAY )?MON Day %k:Minute:Second")
+            })
+            .expect("the syslog template");
+        let mut e = t.engine().clone();
+        let line = "Nov 24 00:57:52 host sshd[1]: x";
+        let first = e.search(line, 0, line.len());
+        let r = e.relaxed.as_mut().expect("a relaxed regex");
+        let tracked = r.tracked.get(Tracked::new).expect("a backtracking matcher");
+        assert_eq!(
+            tracked.last.as_ref().map(|l| l.bytes.as_slice()),
+            Some(&b"Nov 24 00:57:52 h"[..])
+        );
+        assert!(tracked
+            .lookup("Nov 24 00:57:52 host sshd[2]: y", 0)
+            .is_some());
+        assert!(tracked
+            .lookup("Nov 25 01:02:03 web sshd[2]: y", 0)
+            .is_some());
+        assert!(tracked.lookup("Nov 24 00:57:52 2026 x", 0).is_none());
+        assert!(tracked.lookup("Nov 24 00:57:52", 0).is_none());
+        assert_eq!(e.search(line, 0, line.len()), first);
+        let line = "Nov 24 00:57:52 \u{e9}";
+        let first = e.search(line, 0, line.len());
+        for _ in 0..WINDOW_AFTER {
+            assert_eq!(e.search(line, 0, line.len()), first);
+        }
+        let w = e.relaxed.as_ref().and_then(|r| r.window.as_ref()).unwrap();
+        assert_eq!(w.bytes, b"Nov 24 00:57:52 \xc3");
+        assert!(w.lookup("Nov 24 00:57:52 \u{e8}", 0).is_some());
     }
 }

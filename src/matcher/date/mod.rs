@@ -10,7 +10,9 @@
 //! * `match_time(&mut self, line) -> Option<DateMatch>` (fail2ban's `matchTime`)
 //! * `get_time(&mut self, line, &DateMatch, &TimeContext) -> Option<f64>` (fail2ban's `getTime`)
 
+mod backtrack;
 mod engine;
+mod memo;
 mod strptime;
 mod template;
 mod timere;
@@ -170,6 +172,8 @@ pub struct DateDetector {
     local: TimeZone,
     /// The clock for `lastUsed` (fail2ban uses the wall clock there).
     clock: f64,
+    /// The last parsed time (consecutive lines mostly repeat their timestamp).
+    parse_memo: memo::ParseMemo,
 }
 
 /// `__unusedTime`: a template unused that long may be replaced in the order.
@@ -201,6 +205,7 @@ impl DateDetector {
             default_tz: None,
             local: TimeZone::system(),
             clock: 0.0,
+            parse_memo: memo::ParseMemo::default(),
         }
     }
 
@@ -222,6 +227,7 @@ impl DateDetector {
     /// The local zone used for dates without a zone (default: the system's, from TZ or /etc/localtime).
     pub fn set_local_zone(&mut self, tz: TimeZone) {
         self.local = tz;
+        self.parse_memo.clear();
     }
 
     /// `default_tz` = the jail's `logtimezone` (`None` = local time).
@@ -516,21 +522,44 @@ impl DateDetector {
 
     /// [`get_time`](Self::get_time) telling why there is no time (fail2ban treats the two errors differently).
     pub fn parse_time(
-        &self,
+        &mut self,
         line: &str,
         m: &DateMatch,
         ctx: &TimeContext,
     ) -> Result<LogTime, TimeError> {
-        let t = self.template(m.template).ok_or(TimeError::Invalid)?;
+        let t = &self
+            .entries
+            .get(m.template)
+            .ok_or(TimeError::Invalid)?
+            .template;
         match t.kind {
             Kind::Pattern => {
                 let default_tz = ctx.default_offset.map(|s| s / 60).or(self.default_tz);
+                let order = t.engine().order();
+                let key = memo::Key {
+                    template: m.template,
+                    default_tz,
+                    now: ctx.now,
+                };
+                let fields = memo::Fields {
+                    line,
+                    date: (m.start, m.end),
+                    order,
+                    slots: &m.slots,
+                };
+                if let Some(hit) = self.parse_memo.lookup(&key, &fields) {
+                    return hit;
+                }
                 let env = strptime::ParseEnv {
                     now: ctx.now,
                     default_tz,
                     local: &self.local,
                 };
-                strptime::group_dict_strptime(line, t.engine().order(), &m.slots, &env)
+                let (result, range) =
+                    strptime::group_dict_strptime_ranged(line, order, &m.slots, &env);
+                self.parse_memo
+                    .store(&key, &fields, &result, &range, &self.local);
+                result
             }
             // `DateEpoch.getDate`: `float(v)`.
             Kind::Epoch { long } => {

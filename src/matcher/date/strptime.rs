@@ -379,10 +379,48 @@ fn local_now(env: &ParseEnv) -> Result<DateTime, TimeError> {
     Ok(ts.to_zoned(env.local.clone()).datetime())
 }
 
-/// `MyTime.now()`, computed only when a field is missing (it costs a time-zone conversion).
+/// The naive local "now" values a result holds for: `[lo, hi)` (`None` = unbounded), or not cacheable.
+///
+/// `reGroupDictStrptime` reads `MyTime.now()` only through its year, its month and day, and two
+/// comparisons; each read narrows the range to the values of "now" that read the same. A result computed
+/// with one "now" is therefore the result for every "now" in the range.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NowRange {
+    pub lo: Option<DateTime>,
+    pub hi: Option<DateTime>,
+    /// False when reading "now" failed (the error then depends on more than the range says).
+    pub cacheable: bool,
+    /// Whether "now" was read at all (if not, the result does not depend on it).
+    pub used: bool,
+}
+
+impl Default for NowRange {
+    fn default() -> Self {
+        NowRange {
+            lo: None,
+            hi: None,
+            cacheable: true,
+            used: false,
+        }
+    }
+}
+
+impl NowRange {
+    fn raise_lo(&mut self, lo: DateTime) {
+        self.lo = Some(self.lo.map_or(lo, |old| old.max(lo)));
+    }
+
+    fn lower_hi(&mut self, hi: DateTime) {
+        self.hi = Some(self.hi.map_or(hi, |old| old.min(hi)));
+    }
+}
+
+/// `MyTime.now()`, computed only when a field is missing (it costs a time-zone conversion), recording what
+/// of it the result depends on.
 struct LazyNow<'a> {
     env: &'a ParseEnv<'a>,
     value: Option<DateTime>,
+    range: NowRange,
 }
 
 impl LazyNow<'_> {
@@ -390,26 +428,106 @@ impl LazyNow<'_> {
         if let Some(v) = self.value {
             return Ok(v);
         }
-        let v = local_now(self.env)?;
+        self.range.used = true;
+        let v = local_now(self.env).inspect_err(|_| self.range.cacheable = false)?;
         self.value = Some(v);
         Ok(v)
+    }
+
+    /// `now.year`.
+    fn year(&mut self) -> Result<i32, TimeError> {
+        let year = self.get()?.year();
+        self.range
+            .raise_lo(DateTime::constant(year, 1, 1, 0, 0, 0, 0));
+        if year < 9999 {
+            self.range
+                .lower_hi(DateTime::constant(year + 1, 1, 1, 0, 0, 0, 0));
+        }
+        Ok(i32::from(year))
+    }
+
+    /// `now.month`, `now.day`.
+    fn month_day(&mut self) -> Result<(i32, i32), TimeError> {
+        let date = self.get()?.date();
+        self.range
+            .raise_lo(date.to_datetime(jiff::civil::Time::midnight()));
+        if let Ok(next) = date.tomorrow() {
+            self.range
+                .lower_hi(next.to_datetime(jiff::civil::Time::midnight()));
+        }
+        Ok((i32::from(date.month()), i32::from(date.day())))
+    }
+
+    /// `t > now`.
+    fn is_after(&mut self, t: DateTime) -> Result<bool, TimeError> {
+        let after = t > self.get()?;
+        if after {
+            self.range.lower_hi(t);
+        } else {
+            self.range.raise_lo(t);
+        }
+        Ok(after)
+    }
+
+    /// `t > now + timedelta(days=1)`.
+    fn is_day_after(&mut self, t: DateTime) -> Result<bool, TimeError> {
+        let limit = shift(self.get()?, 1.days()).inspect_err(|_| self.range.cacheable = false)?;
+        // `t > now + 1 day` ⇔ `t - 1 day > now` (civil arithmetic is exact).
+        match t.checked_sub(1.days()) {
+            Ok(bound) => {
+                let after = self.is_after(bound)?;
+                debug_assert_eq!(after, t > limit);
+                Ok(after)
+            }
+            Err(_) => {
+                self.range.cacheable = false;
+                Ok(t > limit)
+            }
+        }
     }
 }
 
 /// `reGroupDictStrptime`: the fields of a match → seconds since the epoch, an int when a zone is known
-/// (`calendar.timegm`), else a float (`time.mktime`), see [`LogTime`].
+/// (`calendar.timegm`), else a float (`time.mktime`), see [`LogTime`]. (The detector uses the ranged form;
+/// this one is the reference its memo is tested against.)
+#[cfg(test)]
 pub fn group_dict_strptime(
     line: &str,
     order: &[Key],
     slots: &[(u32, u32); SLOTS],
     env: &ParseEnv,
 ) -> Result<LogTime, TimeError> {
+    group_dict_strptime_ranged(line, order, slots, env).0
+}
+
+/// [`group_dict_strptime`] with the range of "now" the result holds for.
+pub fn group_dict_strptime_ranged(
+    line: &str,
+    order: &[Key],
+    slots: &[(u32, u32); SLOTS],
+    env: &ParseEnv,
+) -> (Result<LogTime, TimeError>, NowRange) {
+    let mut now = LazyNow {
+        env,
+        value: None,
+        range: NowRange::default(),
+    };
+    let result = strptime_fields(line, order, slots, env, &mut now);
+    (result, now.range)
+}
+
+fn strptime_fields(
+    line: &str,
+    order: &[Key],
+    slots: &[(u32, u32); SLOTS],
+    env: &ParseEnv,
+    now: &mut LazyNow,
+) -> Result<LogTime, TimeError> {
     let mut f = collect(line, order, slots)?;
-    let mut now = LazyNow { env, value: None };
     let assume_year = f.year.is_none();
     let year = match f.year {
         Some(y) => y,
-        None => now.get()?.year() as i32,
+        None => now.year()?,
     };
     if f.month.is_none() || f.day.is_none() {
         if f.julian.is_none() {
@@ -431,7 +549,7 @@ pub fn group_dict_strptime(
     let assume_today = f.month.is_none() && f.day.is_none();
     let (month, day) = match (f.month, f.day) {
         (Some(m), Some(d)) => (m, d),
-        (None, None) => (now.get()?.month() as i32, now.get()?.day() as i32),
+        (None, None) => now.month_day()?,
         _ => return Err(TimeError::Failed("TypeError: month or day missing".into())),
     };
     let mut result = civil(year, month, day, f.hour, f.minute, f.second)?;
@@ -440,10 +558,10 @@ pub fn group_dict_strptime(
         result = shift(result, (-i64::from(off)).minutes())?;
     }
     // Compared with the *local* naive now even when the date was shifted to UTC (strptime.py does so).
-    if assume_today && result > now.get()? {
+    if assume_today && now.is_after(result)? {
         result = shift(result, (-1).days())?;
     }
-    if assume_year && result > shift(now.get()?, 1.days())? {
+    if assume_year && now.is_day_after(result)? {
         // `date_result.replace(year=year-1, month=month, day=day)`: the parsed month and day come back.
         result = civil(
             year - 1,
