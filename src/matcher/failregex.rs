@@ -214,7 +214,7 @@ impl Regex {
     /// text) and split `org_lines` into matched and unmatched lines.
     pub fn search(&mut self, buf: &str, org_lines: &[TupleLine]) -> Result<bool, BacktrackLimit> {
         self.last.matched = false;
-        let inner_newline = buf.len() > 1 && buf.as_bytes()[..buf.len() - 1].contains(&b'\n');
+        let inner_newline = has_inner_newline(buf);
         let re = match (&self.general, inner_newline) {
             (Some(src), true) => {
                 let limit = self.backtrack_limit;
@@ -253,7 +253,7 @@ impl Regex {
         buf: &str,
         org_lines: &[TupleLine],
     ) -> Result<bool, BacktrackLimit> {
-        let single_line = !(buf.len() > 1 && buf.as_bytes()[..buf.len() - 1].contains(&b'\n'));
+        let single_line = !has_inner_newline(buf);
         if !single_line || org_lines.len() > 1 {
             return self.search(buf, org_lines);
         }
@@ -284,7 +284,7 @@ impl Regex {
     /// content is `buf[start..]` without the final `\n`. `None` when only [`Regex::search`] can tell.
     pub fn quick_content(&mut self, buf: &str, org_lines: &[TupleLine]) -> Option<Option<usize>> {
         let head = self.content_head.as_ref()?;
-        let inner_newline = buf.len() > 1 && buf.as_bytes()[..buf.len() - 1].contains(&b'\n');
+        let inner_newline = has_inner_newline(buf);
         if inner_newline || org_lines.len() > 1 {
             return None;
         }
@@ -476,6 +476,12 @@ impl FailData {
         self.get_mut(k)
             .map(|slot| std::mem::replace(slot, FailValue::None))
     }
+}
+
+/// Whether `buf` has a `\n` before its last character: a multi-line buffer. (memchr's SIMD search: this
+/// runs several times per line.)
+fn has_inner_newline(buf: &str) -> bool {
+    buf.len() > 1 && memchr::memchr(b'\n', &buf.as_bytes()[..buf.len() - 1]).is_some()
 }
 
 /// The tail of a prefregex built on common.conf (`<F-CONTENT>.+</F-CONTENT>$`).
