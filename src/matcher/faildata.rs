@@ -25,6 +25,15 @@ impl TupleLine {
         TupleLine::new("", "", line)
     }
 
+    /// [`TupleLine::plain`] taking the text.
+    pub fn plain_owned(line: String) -> TupleLine {
+        TupleLine {
+            text: line,
+            pre_end: 0,
+            date_end: 0,
+        }
+    }
+
     /// Overwrites the parts, reusing the allocation.
     pub fn set(&mut self, pre: &str, date: &str, post: &str) {
         self.text.clear();

@@ -269,19 +269,24 @@ impl Regex {
         if !matched {
             return Ok(false);
         }
+        self.record_quick_match(buf, org_lines.len());
+        Ok(true)
+    }
+
+    /// The state a quick (group-less) match leaves: matched, every line matched, groups on demand.
+    fn record_quick_match(&mut self, buf: &str, lines: usize) {
         self.last.matched = true;
         self.last.spans_ready = false;
         self.last.buf.clear();
         self.last.buf.push_str(buf);
         self.last.matched_lines.clear();
         self.last.unmatched_lines.clear();
-        self.last.matched_lines.extend(0..org_lines.len());
-        Ok(true)
+        self.last.matched_lines.extend(0..lines);
     }
 
     /// [`Regex::search_quick`] for a `...(?P<content>.+)$` regex on a single-line buffer of one line,
-    /// telling where the content starts: `Some(Ok(None))` no match, `Some(Ok(Some(start)))` a match whose
-    /// content is `buf[start..]` without the final `\n`. `None` when only [`Regex::search`] can tell.
+    /// telling where the content starts: `Some(None)` no match, `Some(Some(start))` a match whose content
+    /// is `buf[start..]` without the final `\n`. `None` when only [`Regex::search`] can tell.
     pub fn quick_content(&mut self, buf: &str, org_lines: &[TupleLine]) -> Option<Option<usize>> {
         let head = self.content_head.as_ref()?;
         let inner_newline = has_inner_newline(buf);
@@ -296,13 +301,7 @@ impl Regex {
         if rest.is_empty() || rest.starts_with('\n') {
             return None;
         }
-        self.last.matched = true;
-        self.last.spans_ready = false;
-        self.last.buf.clear();
-        self.last.buf.push_str(buf);
-        self.last.matched_lines.clear();
-        self.last.unmatched_lines.clear();
-        self.last.matched_lines.extend(0..org_lines.len());
+        self.record_quick_match(buf, org_lines.len());
         Some(Some(end))
     }
 
