@@ -2,6 +2,7 @@
 //!
 //! The clock is injected (`now`, seconds since the epoch) so the behaviour is reproducible in tests.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 
@@ -49,7 +50,11 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
         self.entries.is_empty()
     }
 
-    fn position(&self, k: &K) -> Option<usize> {
+    fn position<Q>(&self, k: &Q) -> Option<usize>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let seq = *self.index.get(k)?;
         self.entries.binary_search_by_key(&seq, |e| e.seq).ok()
     }
@@ -61,13 +66,21 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
     }
 
     /// The live value for `k`; an expired entry is removed (`Cache.get`).
-    pub fn get(&mut self, k: &K, now: f64) -> Option<&V> {
+    pub fn get<Q>(&mut self, k: &Q, now: f64) -> Option<&V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         self.get_mut(k, now).map(|v| &*v)
     }
 
     /// Like [`Cache::get`], mutable; changing the value does not refresh its expiry (Python mutates the
     /// cached object in place).
-    pub fn get_mut(&mut self, k: &K, now: f64) -> Option<&mut V> {
+    pub fn get_mut<Q>(&mut self, k: &Q, now: f64) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         let pos = self.position(k)?;
         if self.entries[pos].expiry > now {
             return Some(&mut self.entries[pos].value);
@@ -109,7 +122,11 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
     }
 
     /// Removes `k` (`Cache.unset`).
-    pub fn unset(&mut self, k: &K) {
+    pub fn unset<Q>(&mut self, k: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
         if let Some(pos) = self.position(k) {
             self.remove_at(pos);
         }

@@ -679,10 +679,15 @@ impl Filter {
             }
         }
         // Phase one (single-line buffers only: with maxlines > 1 the buffer changes between failregexes).
+        if stale && self.max_lines == 1 {
+            // The buffer the first failregex will search, built now instead of before that search.
+            if let Current::Lines(l) = &run.cur {
+                tuple_lines_buf(l, &mut run.buf);
+            }
+            stale = false;
+        }
         let candidates = (self.max_lines == 1).then(|| {
-            let prefix = self
-                .prefilter
-                .candidates(&self.buf_for_prefilter(run, stale));
+            let prefix = self.prefilter.candidates(&run.buf);
             // The set's answer per failregex costs an overlapping scan of the whole line (~6k instructions
             // on an auth.log line, more than the regex-crate searches it could spare); it pays only when
             // it may spare a backtracking (fancy-regex) search.
@@ -767,18 +772,6 @@ impl Filter {
         for re in &mut self.failregex {
             re.clear_match();
         }
-    }
-
-    /// The text the prefilter looks at: the buffer the first failregex will search.
-    fn buf_for_prefilter<'a>(&self, run: &'a Run<'_>, stale: bool) -> std::borrow::Cow<'a, str> {
-        if !stale {
-            return std::borrow::Cow::Borrowed(&run.buf);
-        }
-        let mut b = String::new();
-        if let Current::Lines(l) = &run.cur {
-            tuple_lines_buf(l, &mut b);
-        }
-        std::borrow::Cow::Owned(b)
     }
 
     /// Searches the prefregex on the buffer; the backtracking limit counts as "not matched".
@@ -973,7 +966,7 @@ impl Filter {
     /// returned one are the same object, so later changes (`matches`, `mlfpending`, `ip`) show in the cache.
     fn write_back(&mut self, key: Option<&str>, fail: &FailData, now: f64) {
         if let Some(k) = key {
-            if let Some(entry) = self.mlfid_cache.get_mut(&k.to_owned(), now) {
+            if let Some(entry) = self.mlfid_cache.get_mut(k, now) {
                 entry.1 = fail.clone();
             }
         }
