@@ -25,14 +25,6 @@ impl TupleLine {
         TupleLine::new("", "", line)
     }
 
-    /// [`TupleLine::plain`] taking the text.
-    pub fn plain_owned(line: String) -> TupleLine {
-        TupleLine {
-            text: line,
-            pre_end: 0,
-            date_end: 0,
-        }
-    }
 
     /// Overwrites the parts, reusing the allocation.
     pub fn set(&mut self, pre: &str, date: &str, post: &str) {
@@ -101,8 +93,9 @@ pub fn tuple_lines_buf(lines: &[TupleLine], buf: &mut String) {
 pub enum FailValue {
     /// A group that did not participate.
     None,
-    /// A group's text.
-    Str(String),
+    /// A group's text (kept inline when short: group values are mostly user names and addresses, and a
+    /// failure is built and dropped for every matched line).
+    Str(compact_str::CompactString),
     /// `mlfpending` (always `1`).
     Int(i64),
     /// `tuple_X` groups collected into `X`.
@@ -345,7 +338,7 @@ mod tests {
 
     #[test]
     fn truthiness_follows_python() {
-        assert!(!FailValue::Str(String::new()).is_truthy());
+        assert!(!FailValue::Str("".into()).is_truthy());
         assert!(FailValue::Str("x".into()).is_truthy());
         assert!(!FailValue::Tuple(vec![]).is_truthy());
         assert!(FailValue::Tuple(vec![FailValue::None]).is_truthy());

@@ -416,7 +416,7 @@ impl Regex {
             if let Some(name) = name {
                 let v = self
                     .group_at(&spans, i)
-                    .map_or(FailValue::None, |t| FailValue::Str(t.to_owned()));
+                    .map_or(FailValue::None, |t| FailValue::Str(t.into()));
                 fail.insert_key(name, v);
             }
         }
@@ -424,14 +424,14 @@ impl Regex {
             // `if v and not fail.get(n)`.
             if let Some(v) = self.group_at(&spans, *i).filter(|v| !v.is_empty()) {
                 if !fail.truthy(target) {
-                    fail.insert_key(target, FailValue::Str(v.to_owned()));
+                    fail.insert_key(target, FailValue::Str(v.into()));
                 }
             }
         }
         for (i, target) in &self.tuple_values {
             let v = self
                 .group_at(&spans, *i)
-                .map_or(FailValue::None, |t| FailValue::Str(t.to_owned()));
+                .map_or(FailValue::None, |t| FailValue::Str(t.into()));
             let t = match fail.remove_keep(target) {
                 Some(FailValue::Tuple(mut items)) => {
                     items.push(v);

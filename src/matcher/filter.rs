@@ -673,7 +673,7 @@ impl Filter {
             pre_groups = pre;
             if let Some(FailValue::Str(c)) = pre_groups.remove("content") {
                 if !c.is_empty() {
-                    run.cur = Current::Lines(vec![TupleLine::plain_owned(c)]);
+                    run.cur = Current::Lines(vec![TupleLine::plain(&c)]);
                     stale = true;
                 }
             }

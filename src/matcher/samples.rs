@@ -331,7 +331,7 @@ fn canon(v: &super::FailValue) -> String {
     use super::FailValue as V;
     match v {
         V::None => "None".to_owned(),
-        V::Str(s) => s.clone(),
+        V::Str(s) => s.to_string(),
         V::Int(i) => i.to_string(),
         V::Ip(ip) => ip.to_string(),
         V::Lines(l) => format!(

@@ -995,7 +995,7 @@ fn value_of_data(data: &FailData) -> Value {
 fn value_of(v: &FailValue) -> Value {
     match v {
         FailValue::None => Value::None,
-        FailValue::Str(s) => Value::Str(s.clone()),
+        FailValue::Str(s) => Value::Str(s.to_string()),
         FailValue::Int(i) => Value::Int(*i),
         FailValue::Tuple(items) => Value::Tuple(items.iter().map(value_of).collect()),
         FailValue::Set(items) => Value::Set(items.iter().map(value_of).collect()),
