@@ -25,7 +25,6 @@ impl TupleLine {
         TupleLine::new("", "", line)
     }
 
-
     /// Overwrites the parts, reusing the allocation.
     pub fn set(&mut self, pre: &str, date: &str, post: &str) {
         self.text.clear();
