@@ -204,25 +204,10 @@ impl FailData {
         }
     }
 
-    /// [`FailData::insert`] with a shared key (no allocation for it).
-    pub fn insert_key(&mut self, k: &Key, v: FailValue) {
-        match self.get_mut(k) {
-            Some(slot) => *slot = v,
-            None => self.items.push((k.clone(), v)),
-        }
-    }
-
     /// `d.pop(k, None)`.
     pub fn remove(&mut self, k: &str) -> Option<FailValue> {
         let pos = self.items.iter().position(|(ik, _)| &**ik == k)?;
         Some(self.items.remove(pos).1)
-    }
-
-    /// `d.update(other)`.
-    pub fn update(&mut self, other: &FailData) {
-        for (k, v) in &other.items {
-            self.insert_key(k, v.clone());
-        }
     }
 
     /// An empty dict with room for `n` keys.
@@ -232,15 +217,15 @@ impl FailData {
         }
     }
 
-    /// `d.update(other)` taking `other`'s keys and values instead of copying them.
-    pub fn update_owned(&mut self, other: FailData) {
+    /// `d.update(other)`, taking `other`'s keys and values instead of copying them.
+    pub fn update(&mut self, other: FailData) {
         self.items.reserve(other.items.len());
         for (k, v) in other.items {
             self.insert_owned(k, v);
         }
     }
 
-    /// [`FailData::insert`] with an owned key.
+    /// [`FailData::insert`] with a shared key (no allocation for it).
     pub fn insert_owned(&mut self, k: Key, v: FailValue) {
         match self.get_mut(&k) {
             Some(slot) => *slot = v,

@@ -417,14 +417,14 @@ impl Regex {
                 let v = self
                     .group_at(&spans, i)
                     .map_or(FailValue::None, |t| FailValue::Str(t.into()));
-                fail.insert_key(name, v);
+                fail.insert_owned(name.clone(), v);
             }
         }
         for (i, target) in &self.alt_values {
             // `if v and not fail.get(n)`.
             if let Some(v) = self.group_at(&spans, *i).filter(|v| !v.is_empty()) {
                 if !fail.truthy(target) {
-                    fail.insert_key(target, FailValue::Str(v.into()));
+                    fail.insert_owned(target.clone(), FailValue::Str(v.into()));
                 }
             }
         }
@@ -439,7 +439,7 @@ impl Regex {
                 }
                 other => FailValue::Tuple(vec![other.unwrap_or(FailValue::None), v]),
             };
-            fail.insert_key(target, t);
+            fail.insert_owned(target.clone(), t);
         }
         fail
     }

@@ -889,7 +889,7 @@ impl Filter {
         }
         if !pre_groups.is_empty() {
             let mut merged = pre_groups.clone();
-            merged.update_owned(fail);
+            merged.update(fail);
             fail = merged;
         }
         let matched = self.failregex[i].matched_tuple_lines(run.org);

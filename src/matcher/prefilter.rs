@@ -74,11 +74,6 @@ impl Candidates {
         }
     }
 
-    /// No failregex can match.
-    pub fn none(&self) -> bool {
-        !self.bits.iter().any(|&b| b)
-    }
-
     /// Keeps only the candidates of both.
     pub fn and(mut self, other: &Candidates) -> Candidates {
         for (i, b) in self.bits.iter_mut().enumerate() {

@@ -77,8 +77,10 @@ impl Probe {
                 return Some(Probe::Literal(val.clone()));
             }
         }
+        // A throw-away builder: it knows no groups and rejects lookarounds (`in_repeat`), so a sub-pattern
+        // with either has no probe (and the pattern no twin).
         let mut text = String::new();
-        emit_plain(x, &mut text)?;
+        Builder::default().walk(x, true, &mut text)?;
         regex_automata::meta::Regex::new(&text)
             .ok()
             .map(Probe::Regex)
@@ -515,36 +517,6 @@ fn push_quantifier(lo: usize, hi: usize, greedy: bool, out: &mut String) {
     if !greedy {
         out.push('?');
     }
-}
-
-/// A sub-pattern without groups or constraints (the inside of a lookaround), as `regex` crate text.
-fn emit_plain(e: &Expr, out: &mut String) -> Option<()> {
-    match e {
-        Expr::Concat(v) | Expr::Alt(v) => {
-            let sep = if matches!(e, Expr::Alt(_)) { "|" } else { "" };
-            out.push_str("(?:");
-            for (i, c) in v.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(sep);
-                }
-                emit_plain(c, out)?;
-            }
-            out.push(')');
-        }
-        Expr::Repeat {
-            child,
-            lo,
-            hi,
-            greedy,
-        } => {
-            out.push_str("(?:");
-            emit_plain(child, out)?;
-            out.push(')');
-            push_quantifier(*lo, *hi, *greedy, out);
-        }
-        other => emit_leaf(other, out)?,
-    }
-    Some(())
 }
 
 /// Leaves: the same text fancy-regex hands to the `regex` crate for them; `None` for what needs backtracking.
