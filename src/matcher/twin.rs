@@ -664,3 +664,222 @@ mod agree {
         }
     }
 }
+
+#[cfg(test)]
+mod random {
+    //! Random patterns with conditionals, lookaheads and groups: the twin must give Python's answer (match and
+    //! groups) wherever fancy-regex does. Where fancy-regex itself departs from Python (its empty-loop rules
+    //! differ in nested optional loops) the case says nothing about the twin and is skipped. Python's `re` is
+    //! run once over all cases; a deterministic generator, no new dependency.
+    use super::super::pyre::{translate, Dollar, PyRegex, Spans, BACKTRACK_LIMIT};
+
+    /// xorshift64*: deterministic and good enough to pick grammar rules.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// Python patterns over the alphabet `a b c`, with named groups `g0, g1, ...` that later conditionals test.
+    struct Gen {
+        rng: Rng,
+        groups: usize,
+        /// Groups already closed (a conditional may test these).
+        closed: Vec<usize>,
+    }
+
+    impl Gen {
+        fn atom(&mut self) -> String {
+            ["a", "b", "c", ".", "[ab]", " ", "\\w"][self.rng.below(7) as usize].to_owned()
+        }
+
+        fn quantified(&mut self, depth: u32) -> String {
+            let e = self.expr(depth + 1);
+            match self.rng.below(10) {
+                0 => format!("(?:{e})?"),
+                1 => format!("(?:{e})??"),
+                2 => format!("(?:{e})*"),
+                3 => format!("(?:{e})*?"),
+                4 => format!("(?:{e})+"),
+                _ => e,
+            }
+        }
+
+        fn expr(&mut self, depth: u32) -> String {
+            if depth > 3 {
+                return self.atom();
+            }
+            match self.rng.below(12) {
+                0..=2 => self.atom(),
+                3 | 4 => {
+                    let n = self.groups;
+                    self.groups += 1;
+                    let e = self.quantified(depth);
+                    self.closed.push(n);
+                    format!("(?P<g{n}>{e})")
+                }
+                5 => {
+                    let (a, b) = (self.expr(depth + 1), self.expr(depth + 1));
+                    format!("(?:{a}|{b})")
+                }
+                6 if !self.closed.is_empty() => {
+                    let g = self.closed[self.rng.below(self.closed.len() as u64) as usize];
+                    let (a, b) = (self.expr(depth + 1), self.expr(depth + 1));
+                    format!("(?(g{g}){a}|{b})")
+                }
+                7 => {
+                    let lit = ["a", "b", "ab", " a"][self.rng.below(4) as usize];
+                    let neg = if self.rng.below(2) == 0 { "!" } else { "=" };
+                    format!("(?{neg}{lit})")
+                }
+                8 => {
+                    let lit = ["a", "b c", "ab"][self.rng.below(3) as usize];
+                    let lazy = if self.rng.below(2) == 0 { "?" } else { "" };
+                    format!("(?:(?!{lit}).)*{lazy}")
+                }
+                _ => {
+                    let n = 1 + self.rng.below(3);
+                    (0..n).map(|_| self.quantified(depth)).collect()
+                }
+            }
+        }
+
+        fn pattern(&mut self) -> String {
+            self.groups = 0;
+            self.closed.clear();
+            let anchor = if self.rng.below(2) == 0 { "^" } else { "" };
+            let body: String = (0..2 + self.rng.below(3))
+                .map(|_| self.quantified(0))
+                .collect();
+            let end = if self.rng.below(3) == 0 { "$" } else { "" };
+            format!("{anchor}{body}{end}")
+        }
+    }
+
+    fn haystack(rng: &mut Rng) -> String {
+        let n = rng.below(12);
+        (0..n)
+            .map(|_| ['a', 'b', 'c', ' ', 'a', 'b'][rng.below(6) as usize])
+            .collect::<String>()
+            + "\n"
+    }
+
+    type Groups = Option<Vec<Option<(usize, usize)>>>;
+
+    /// Python's `re.search` for each (pattern, haystack): the group spans, `None` for no match, an error or a
+    /// search over 50 ms (nested random loops can make Python backtrack for ages).
+    fn python(cases: &[(String, String)]) -> Option<Vec<Option<Groups>>> {
+        const HELPER: &str = r#"
+import sys, re, json, signal
+class Slow(Exception): pass
+def alarm(*_): raise Slow()
+signal.signal(signal.SIGALRM, alarm)
+for line in open(sys.argv[1], encoding='utf-8'):
+    p, h = json.loads(line)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        m = re.search(p, h)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        r = {'m': None if m is None else [None if m.span(i) == (-1, -1) else list(m.span(i)) for i in range(len(m.groups()) + 1)]}
+    except Exception:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        r = {}
+    print(json.dumps(r))
+"#;
+        let mut input = String::new();
+        for (p, h) in cases {
+            input.push_str(&serde_json::to_string(&(p, h)).ok()?);
+            input.push('\n');
+        }
+        let file = tempfile::NamedTempFile::new().ok()?;
+        std::fs::write(file.path(), input).ok()?;
+        let out = std::process::Command::new("/usr/bin/python3")
+            .args(["-c", HELPER])
+            .arg(file.path())
+            .output()
+            .ok()?;
+        let text = String::from_utf8(out.stdout).ok()?;
+        let mut answers = Vec::new();
+        for l in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(l).ok()?;
+            // `{}`: no answer from Python (an error, or too slow).
+            answers.push(
+                v.get("m")
+                    .and_then(|m| serde_json::from_value::<Groups>(m.clone()).ok()),
+            );
+        }
+        Some(answers)
+    }
+
+    #[test]
+    fn random_twins_agree_with_python() {
+        let mut gen = Gen {
+            rng: Rng(0x9e37_79b9_7f4a_7c15),
+            groups: 0,
+            closed: Vec::new(),
+        };
+        let mut hay_rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut cases = Vec::new();
+        for _ in 0..3000 {
+            let py = gen.pattern();
+            let translated = translate(&py, Dollar::SingleLine);
+            let Ok(ours) = PyRegex::compile_translated(&translated, BACKTRACK_LIMIT) else {
+                continue;
+            };
+            if ours.is_twinned() {
+                for _ in 0..20 {
+                    cases.push((py.clone(), haystack(&mut hay_rng)));
+                }
+            }
+        }
+        let Some(expected) = python(&cases) else {
+            eprintln!("/usr/bin/python3 not available; skipping");
+            return;
+        };
+        assert_eq!(expected.len(), cases.len());
+        let (mut compared, mut skipped) = (0usize, 0usize);
+        for ((py, hay), want) in cases.iter().zip(&expected) {
+            let Some(want) = want else {
+                skipped += 1;
+                continue;
+            };
+            let translated = translate(py, Dollar::SingleLine);
+            let exact = fancy_regex::RegexBuilder::new(&translated)
+                .backtrack_limit(BACKTRACK_LIMIT)
+                .build()
+                .expect("compiled before");
+            let fancy: Groups = match exact.captures(hay) {
+                Ok(Some(c)) => Some(
+                    (0..c.len())
+                        .map(|i| c.get(i).map(|m| (m.start(), m.end())))
+                        .collect(),
+                ),
+                Ok(None) => None,
+                Err(_) => continue,
+            };
+            if fancy != *want {
+                skipped += 1;
+                continue;
+            }
+            let ours = PyRegex::compile_translated(&translated, BACKTRACK_LIMIT).expect("compiles");
+            let mut spans = Spans::default();
+            let got: Groups = match ours.search(hay, &mut spans) {
+                Ok(true) => Some((0..spans.len()).map(|i| spans.get(i)).collect()),
+                Ok(false) => None,
+                Err(_) => continue,
+            };
+            compared += 1;
+            assert_eq!(got, *want, "pattern {py}\nhaystack {hay:?}");
+        }
+        eprintln!("random twins: {compared} cases equal to Python, {skipped} skipped (fancy-regex differs)");
+        assert!(compared > 5000, "too few comparisons: {compared}");
+    }
+}
