@@ -272,16 +272,7 @@ impl Program {
                 }
                 match &self.insts[pc] {
                     Inst::Byte(set) => {
-                        let Some(&b) = hay.get(at) else {
-                            saw_end = true;
-                            break;
-                        };
-                        if b >= 128 {
-                            return None;
-                        }
-                        let pass = set.has(b);
-                        note(diff, at - pos, *set, pass);
-                        if !pass {
+                        if !test_byte(hay, at, pos, *set, diff, &mut saw_end)? {
                             break;
                         }
                         pc += 1;
@@ -305,19 +296,7 @@ impl Program {
                     }
                     Inst::Run(set) => {
                         let start = at;
-                        loop {
-                            let Some(&b) = hay.get(at) else {
-                                saw_end = true;
-                                break;
-                            };
-                            if b >= 128 {
-                                return None;
-                            }
-                            let pass = set.has(b);
-                            note(diff, at - pos, *set, pass);
-                            if !pass {
-                                break;
-                            }
+                        while test_byte(hay, at, pos, *set, diff, &mut saw_end)? {
                             at += 1;
                         }
                         steps += at - start;
@@ -348,6 +327,28 @@ impl Program {
 
 /// Records a test at offset `i`: the bytes that would not pass or fail `set` as the byte there did.
 #[inline]
+/// Tests the byte at `at` against `set` and notes what the test told apart: `Some(pass)`, `Some(false)` at
+/// the end of the haystack (noted in `saw_end`), `None` for a non-ASCII byte (the search is abandoned).
+fn test_byte(
+    hay: &[u8],
+    at: usize,
+    pos: usize,
+    set: Bytes,
+    diff: &mut Vec<Bytes>,
+    saw_end: &mut bool,
+) -> Option<bool> {
+    let Some(&b) = hay.get(at) else {
+        *saw_end = true;
+        return Some(false);
+    };
+    if b >= 128 {
+        return None;
+    }
+    let pass = set.has(b);
+    note(diff, at - pos, set, pass);
+    Some(pass)
+}
+
 fn note(diff: &mut Vec<Bytes>, i: usize, set: Bytes, pass: bool) {
     if diff.len() <= i {
         diff.resize(i + 1, Bytes::NONE);
