@@ -7,6 +7,10 @@
 //! conditionals, bounded by a backtracking limit.
 
 use super::twin::Twin;
+use regex_automata::nfa::thompson::{self, backtrack, backtrack::BoundedBacktracker};
+use regex_automata::util::{primitives::NonMaxUsize, syntax};
+use regex_automata::{Anchored, Input};
+use std::collections::HashMap;
 use std::fmt;
 
 /// How `$` (outside a character class) is translated.
@@ -182,7 +186,7 @@ pub const BACKTRACK_LIMIT: usize = 1_000_000;
 pub struct PyRegex {
     engine: Engine,
     /// The same pattern without Unicode classes, for ASCII haystacks (see [`ascii_twin`]).
-    ascii: Option<regex::bytes::Regex>,
+    ascii: Option<Ascii>,
     /// Group names by group index (index 0, the whole match, has none).
     names: Vec<Option<String>>,
 }
@@ -261,7 +265,7 @@ pub struct Spans {
     spans: Vec<Option<(usize, usize)>>,
     /// The capture slots of the last regex-crate search, kept so the next search allocates nothing
     /// (a `Spans` belongs to one regex; a foreign one is replaced on first use).
-    ascii_locs: Option<regex::bytes::CaptureLocations>,
+    ascii: AsciiScratch,
     locs: Option<regex::CaptureLocations>,
 }
 
@@ -308,6 +312,7 @@ impl PyRegex {
         if let Some(ascii) = ascii_twin(pattern) {
             if regex_syntax::Parser::new().parse(pattern).is_ok() {
                 let names = ascii
+                    .re
                     .capture_names()
                     .map(|n| n.map(str::to_owned))
                     .collect();
@@ -402,16 +407,13 @@ impl PyRegex {
     pub fn search(&self, hay: &str, spans: &mut Spans) -> Result<bool, BacktrackLimit> {
         spans.spans.clear();
         if let (Some(re), true) = (&self.ascii, hay.is_ascii()) {
-            let locs = match &mut spans.ascii_locs {
-                Some(l) if l.len() == re.captures_len() => l,
-                slot => slot.insert(re.capture_locations()),
-            };
-            if re.captures_read(locs, hay.as_bytes()).is_none() {
+            if !re.captures(hay.as_bytes(), &mut spans.ascii) {
                 return Ok(false);
             }
-            let n = locs.len();
-            let locs = &*locs;
-            spans.spans.extend((0..n).map(|i| locs.get(i)));
+            let scratch = &spans.ascii;
+            spans
+                .spans
+                .extend((0..re.re.captures_len()).map(|i| scratch.get(i)));
             return Ok(true);
         }
         match &self.engine {
@@ -448,7 +450,7 @@ impl PyRegex {
     /// for fancy-regex ones as well as when nothing matches, so callers check [`PyRegex::is_regular`].
     pub fn match_end(&self, hay: &str) -> Option<usize> {
         if let (Some(re), true) = (&self.ascii, hay.is_ascii()) {
-            return re.find(hay.as_bytes()).map(|m| m.end());
+            return re.re.find(hay.as_bytes()).map(|m| m.end());
         }
         match &self.engine {
             Engine::Plain(p) => p.get()?.find(hay).map(|m| m.end()),
@@ -459,7 +461,7 @@ impl PyRegex {
     /// Whether the pattern matches anywhere (no group extraction).
     pub fn is_match(&self, hay: &str) -> Result<bool, BacktrackLimit> {
         if let (Some(re), true) = (&self.ascii, hay.is_ascii()) {
-            return Ok(re.is_match(hay.as_bytes()));
+            return Ok(re.re.is_match(hay.as_bytes()));
         }
         match &self.engine {
             Engine::Plain(p) => Ok(p.get().ok_or(BacktrackLimit)?.is_match(hay)),
@@ -467,7 +469,7 @@ impl PyRegex {
             Engine::Checked(c) => {
                 let twin = &c.twin;
                 let possible = match (&twin.ascii, hay.is_ascii()) {
-                    (Some(re), true) => re.is_match(hay.as_bytes()),
+                    (Some(re), true) => re.re.is_match(hay.as_bytes()),
                     _ => twin.re.is_match(hay),
                 };
                 if !possible {
@@ -502,18 +504,14 @@ fn fancy_search(
 fn checked_search(twin: &Twin, hay: &str, spans: &mut Spans) -> Option<bool> {
     spans.spans.clear();
     if let (Some(re), true) = (&twin.ascii, hay.is_ascii()) {
-        let locs = match &mut spans.ascii_locs {
-            Some(l) if l.len() == re.captures_len() => l,
-            slot => slot.insert(re.capture_locations()),
-        };
-        if re.captures_read(locs, hay.as_bytes()).is_none() {
+        if !re.captures(hay.as_bytes(), &mut spans.ascii) {
             return Some(false);
         }
-        let locs = &*locs;
-        if !twin.holds(hay, |i| locs.get(i)) {
+        let scratch = &spans.ascii;
+        if !twin.holds(hay, |i| scratch.get(i)) {
             return None;
         }
-        twin.fill(|i| locs.get(i), &mut spans.spans);
+        twin.fill(|i| scratch.get(i), &mut spans.spans);
         return Some(true);
     }
     let re = &twin.re;
@@ -536,11 +534,166 @@ fn checked_search(twin: &Twin, hay: &str, spans: &mut Spans) -> Option<bool> {
 /// Unicode regex's matches and spans: Unicode `\w`, `\s`, `\d`, `\b`, `.` and case folding agree with their
 /// ASCII forms on ASCII text. Its automata are far smaller (a Unicode `\S` alone is hundreds of states),
 /// which makes group extraction several times faster. `None` when the pattern needs Unicode (`\p{..}`).
-pub fn ascii_twin(pattern: &str) -> Option<regex::bytes::Regex> {
-    regex::bytes::RegexBuilder::new(pattern)
+pub fn ascii_twin(pattern: &str) -> Option<Ascii> {
+    let re = regex::bytes::RegexBuilder::new(pattern)
         .unicode(false)
         .build()
-        .ok()
+        .ok()?;
+    Some(Ascii {
+        re,
+        id: NEXT_ASCII_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        backtracker: std::sync::OnceLock::new(),
+    })
+}
+
+/// Identifies an [`Ascii`] engine (and its clones, which compile to the same automaton) so that a
+/// [`Spans`] never hands one engine's backtracker cache or memo to another.
+static NEXT_ASCII_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+/// An ASCII engine (see [`ascii_twin`]) that remembers group spans by the *shape* of the match.
+///
+/// The `regex` crate extracts groups in two passes: a lazy DFA finds the match, then a bounded
+/// backtracker runs over its span. The second pass is the expensive one, and for a pattern anchored at
+/// the start it is a function of the byte classes of the span alone: the automaton's transitions and
+/// look-around assertions only tell bytes apart by class (`NFA::byte_classes`, which the compiler refines
+/// for every byte set and look-around it uses). So two haystacks whose matches end at the same offset and
+/// whose bytes up to and including the one after the match (a look-around may read it) fall in the same
+/// classes get the same spans. A prefregex head like `... sshd[6582]: ` has few shapes — process ids
+/// have 3 to 7 digits, host names repeat — so most lines take the spans from the memo after the DFA pass.
+/// A pattern whose matches rarely share a shape (a failregex reading user names and addresses) turns
+/// the memo off after a trial and takes the `regex` crate's route.
+#[derive(Debug, Clone)]
+pub struct Ascii {
+    pub re: regex::bytes::Regex,
+    id: usize,
+    /// Built on the first group extraction; `None` when the pattern is not anchored at the start.
+    backtracker: std::sync::OnceLock<Option<BoundedBacktracker>>,
+}
+
+/// Lookups before the memo judges its hit rate, and the rate it needs (hits × 4 ≥ lookups) to stay on.
+const MEMO_TRIAL: u32 = 64;
+/// Shapes kept per engine: beyond this the memo stops learning (it still serves what it knows).
+const MEMO_CAPACITY: usize = 1024;
+
+impl Ascii {
+    fn backtracker(&self) -> Option<&BoundedBacktracker> {
+        self.backtracker
+            .get_or_init(|| {
+                // The same syntax and automaton settings as `regex::bytes` without Unicode.
+                let bt = BoundedBacktracker::builder()
+                    .syntax(syntax::Config::new().unicode(false).utf8(false))
+                    .thompson(thompson::Config::new().utf8(false))
+                    .build(self.re.as_str())
+                    .ok()?;
+                bt.get_nfa().is_always_start_anchored().then_some(bt)
+            })
+            .as_ref()
+    }
+
+    /// Leftmost-first search with groups; on a match `scratch` holds the group spans.
+    fn captures(&self, hay: &[u8], scratch: &mut AsciiScratch) -> bool {
+        if scratch.owner != self.id {
+            *scratch = AsciiScratch {
+                owner: self.id,
+                ..AsciiScratch::default()
+            };
+        }
+        if !scratch.memo_off {
+            if let Some(found) = self.captures_by_shape(hay, scratch) {
+                return found;
+            }
+        }
+        scratch.direct = false;
+        let locs = match &mut scratch.locs {
+            Some(l) if l.len() == self.re.captures_len() => l,
+            slot => slot.insert(self.re.capture_locations()),
+        };
+        self.re.captures_read(locs, hay).is_some()
+    }
+
+    /// The memo's route (see the type's doc): `None` when it does not apply (then `memo_off` may have
+    /// been set for good).
+    fn captures_by_shape(&self, hay: &[u8], scratch: &mut AsciiScratch) -> Option<bool> {
+        let Some(bt) = self.backtracker() else {
+            scratch.memo_off = true;
+            return None;
+        };
+        let Some(m) = self.re.find(hay) else {
+            return Some(false);
+        };
+        let end = m.end();
+        if end >= bt.max_haystack_len() {
+            return None;
+        }
+        let classes = bt.get_nfa().byte_classes();
+        // The key: whether the match ends the haystack, then the classes of the span and of the next byte.
+        let key = &mut scratch.key;
+        key.clear();
+        key.push(u8::from(end == hay.len()));
+        key.extend(
+            hay[..hay.len().min(end + 1)]
+                .iter()
+                .map(|&b| classes.get(b)),
+        );
+        scratch.lookups += 1;
+        if let Some(slots) = scratch.memo.get(key.as_slice()) {
+            scratch.hits += 1;
+            scratch.slots.clear();
+            scratch.slots.extend_from_slice(slots);
+            scratch.direct = true;
+            return Some(true);
+        }
+        if scratch.lookups >= MEMO_TRIAL && scratch.hits * 4 < scratch.lookups {
+            scratch.memo_off = true;
+            scratch.memo = HashMap::new();
+        }
+        let cache = scratch.cache.get_or_insert_with(|| bt.create_cache());
+        scratch
+            .slots
+            .resize(bt.get_nfa().group_info().slot_len(), None);
+        let input = Input::new(hay).span(0..end).anchored(Anchored::Yes);
+        // The DFA found this match, so the backtracker finds it too; the span is below the visited set's
+        // capacity (checked above), so an error cannot happen, and would mean the regex crate's route.
+        bt.try_search_slots(cache, &input, &mut scratch.slots)
+            .ok()??;
+        if !scratch.memo_off && scratch.memo.len() < MEMO_CAPACITY {
+            let key: Box<[u8]> = scratch.key.as_slice().into();
+            scratch.memo.insert(key, scratch.slots.as_slice().into());
+        }
+        scratch.direct = true;
+        Some(true)
+    }
+}
+
+/// The reusable state of [`Ascii::captures`], kept in a [`Spans`] (which belongs to one regex).
+#[derive(Debug, Clone, Default)]
+struct AsciiScratch {
+    /// The engine this state belongs to.
+    owner: usize,
+    cache: Option<backtrack::Cache>,
+    slots: Vec<Option<NonMaxUsize>>,
+    locs: Option<regex::bytes::CaptureLocations>,
+    /// Whether the last search filled `slots` (else `locs`).
+    direct: bool,
+    /// Group slots by match shape (see [`Ascii`]).
+    memo: HashMap<Box<[u8]>, Box<[Option<NonMaxUsize>]>>,
+    key: Vec<u8>,
+    lookups: u32,
+    hits: u32,
+    memo_off: bool,
+}
+
+impl AsciiScratch {
+    /// The span of group `i` in the last match.
+    fn get(&self, i: usize) -> Option<(usize, usize)> {
+        if self.direct {
+            let start = self.slots.get(2 * i).copied().flatten()?;
+            let end = self.slots.get(2 * i + 1).copied().flatten()?;
+            Some((start.get(), end.get()))
+        } else {
+            self.locs.as_ref()?.get(i)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -658,6 +811,92 @@ mod tests {
         // Non-ASCII text takes the Unicode engine: `\w` matches `é`.
         let g = groups(r"^(?P<u>\w+) x", Dollar::SingleLine, "José x\n");
         assert_eq!(g.expect("matches")[1].as_deref(), Some("José"));
+    }
+
+    #[test]
+    fn shape_memo_equals_the_regex_crate() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                r"^Failed \S+ for (?P<user>.*?) from (?P<ip>\d+(?:\.\d+){3}|\S+)(?: port \d+)?(?: ssh\d*)?$",
+                &[
+                    "Failed password for root from 1.2.3.4 port 22 ssh2",
+                    "Failed password for x from y from 1.2.3.4",
+                    "Failed password for root from",
+                    "Failed none",
+                    "",
+                ],
+            ),
+            (
+                r"^(?:(a+)|(a*b))*?(c)?\b(?P<t>x|xy)$",
+                &["aabcx", "abxy", "cxy", "aaax", "xy z", "b xy"],
+            ),
+            // A prefix match: the byte after it decides the word boundary.
+            (
+                r"^(?P<h>\S+) (?P<d>[a-z]+)(?:\[(?P<pid>\d+)\])?:?\b",
+                &[
+                    " web1 sshd[6582]: x",
+                    "web1 sshd[6582]: x",
+                    "web2 sshd[7793]: y",
+                    "web2 sshd[779]: y",
+                    "web2 sshd[7793]x",
+                    "web2 sshd[7793]",
+                    "web2 sshdx",
+                    "web2 sshd:",
+                    "web2 sshd: ",
+                ],
+            ),
+            // Not anchored: the regex crate's route, the same answers.
+            (r"(?P<a>\d+)-(\d+)?", &["x 12-", "1-2", "none"]),
+        ];
+        for (pattern, hays) in cases {
+            let ascii = ascii_twin(pattern).expect("compiles");
+            assert_eq!(
+                ascii.backtracker().is_some(),
+                pattern.starts_with('^'),
+                "{pattern}"
+            );
+            let mut scratch = AsciiScratch::default();
+            let mut locs = ascii.re.capture_locations();
+            // Twice over, so the second round is served by the memo where it is on.
+            for hay in hays.iter().chain(hays.iter()) {
+                let memo = ascii.captures(hay.as_bytes(), &mut scratch);
+                let via_crate = ascii.re.captures_read(&mut locs, hay.as_bytes()).is_some();
+                assert_eq!(memo, via_crate, "{pattern} on {hay:?}");
+                if memo {
+                    for i in 0..locs.len() {
+                        assert_eq!(
+                            scratch.get(i),
+                            locs.get(i),
+                            "{pattern} on {hay:?}, group {i}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shape_memo_steps_aside() {
+        // A haystack beyond the backtracker's visited set: the regex crate's route.
+        let ascii = ascii_twin(r"^(?P<a>a+)$").expect("compiles");
+        let long = "a".repeat(4 << 20);
+        let mut scratch = AsciiScratch::default();
+        assert!(ascii.captures(long.as_bytes(), &mut scratch));
+        assert!(!scratch.direct);
+        assert_eq!(scratch.get(1), Some((0, long.len())));
+        // Every match a new shape: the memo turns itself off after its trial.
+        let ascii = ascii_twin(r"^(?P<a>a+)$").expect("compiles");
+        let mut scratch = AsciiScratch::default();
+        for n in 1..=MEMO_TRIAL as usize + 1 {
+            assert!(ascii.captures("a".repeat(n).as_bytes(), &mut scratch));
+            assert_eq!(scratch.get(1), Some((0, n)));
+        }
+        assert!(scratch.memo_off && scratch.memo.is_empty());
+        // A scratch of another engine is reset, not reused.
+        let other = ascii_twin(r"^(?P<a>b+)$").expect("compiles");
+        assert!(other.captures(b"bb", &mut scratch));
+        assert!(!scratch.memo_off);
+        assert_eq!(scratch.get(1), Some((0, 2)));
     }
 
     #[test]

@@ -36,7 +36,7 @@ const MAX_TWIN_LEN: usize = 64 * 1024;
 pub struct Twin {
     pub re: regex::Regex,
     /// The twin without Unicode classes, for ASCII haystacks (see `pyre::ascii_twin`).
-    pub ascii: Option<regex::bytes::Regex>,
+    pub ascii: Option<super::pyre::Ascii>,
     /// Where each original group (index - 1) is in the twin.
     groups: Vec<Vec<Real>>,
     checks: Vec<Check>,
