@@ -573,7 +573,10 @@ pub struct Ascii {
 /// Lookups before the memo judges its hit rate, and the rate it needs (hits × 4 ≥ lookups) to stay on.
 const MEMO_TRIAL: u32 = 64;
 /// Shapes kept per engine: beyond this the memo stops learning (it still serves what it knows).
-const MEMO_CAPACITY: usize = 1024;
+const MEMO_CAPACITY: usize = 256;
+/// Longest match the memo keeps (its key is one byte per matched byte). With [`MEMO_CAPACITY`] this bounds
+/// an engine's memo to well under 1 MiB whatever the log holds; longer matches take the regex crate's route.
+const MEMO_SPAN_MAX: usize = 256;
 
 impl Ascii {
     fn backtracker(&self) -> Option<&BoundedBacktracker> {
@@ -622,7 +625,7 @@ impl Ascii {
             return Some(false);
         };
         let end = m.end();
-        if end >= bt.max_haystack_len() {
+        if end >= bt.max_haystack_len().min(MEMO_SPAN_MAX) {
             return None;
         }
         let classes = bt.get_nfa().byte_classes();
@@ -877,13 +880,15 @@ mod tests {
 
     #[test]
     fn shape_memo_steps_aside() {
-        // A haystack beyond the backtracker's visited set: the regex crate's route.
+        // Matches longer than the memo keeps (here also beyond the backtracker's visited set): the regex
+        // crate's route, and nothing learned.
         let ascii = ascii_twin(r"^(?P<a>a+)$").expect("compiles");
-        let long = "a".repeat(4 << 20);
-        let mut scratch = AsciiScratch::default();
-        assert!(ascii.captures(long.as_bytes(), &mut scratch));
-        assert!(!scratch.direct);
-        assert_eq!(scratch.get(1), Some((0, long.len())));
+        for long in ["a".repeat(MEMO_SPAN_MAX + 1), "a".repeat(4 << 20)] {
+            let mut scratch = AsciiScratch::default();
+            assert!(ascii.captures(long.as_bytes(), &mut scratch));
+            assert!(!scratch.direct && scratch.memo.is_empty());
+            assert_eq!(scratch.get(1), Some((0, long.len())));
+        }
         // Every match a new shape: the memo turns itself off after its trial.
         let ascii = ascii_twin(r"^(?P<a>a+)$").expect("compiles");
         let mut scratch = AsciiScratch::default();
