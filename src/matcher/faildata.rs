@@ -217,6 +217,15 @@ impl FailData {
         }
     }
 
+    /// `dict(base); d.update(over)` in one allocation, with room for the keys fail2ban adds next
+    /// (`matches`, `users`, `ip`, ...).
+    pub fn merged(base: &FailData, over: FailData) -> FailData {
+        let mut d = FailData::with_capacity(base.items.len() + over.items.len() + 4);
+        d.items.extend(base.items.iter().cloned());
+        d.update(over);
+        d
+    }
+
     /// `d.update(other)`, taking `other`'s keys and values instead of copying them.
     pub fn update(&mut self, other: FailData) {
         self.items.reserve(other.items.len());

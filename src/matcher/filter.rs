@@ -5,6 +5,7 @@
 //! `processLine` returns. Owns the multi-line buffer, the `mlfid` cache and the date detector of the jail.
 //! What Python would log goes into [`Filter::take_diagnostics`].
 
+use compact_str::CompactString;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -720,12 +721,11 @@ impl Filter {
             if !self.search_fail(i, &run.buf, run.org) {
                 continue;
             }
-            match self.on_fail_match(i, &pre_groups, run, &mut stale) {
+            match self.on_fail_match(i, &pre_groups, run, &mut stale, &mut failures) {
                 Step::Next => continue,
                 Step::Stop => break,
                 Step::Return => return failures,
-                Step::Found(found) => {
-                    failures.extend(found);
+                Step::Found => {
                     if !self.check_all_regex {
                         break;
                     }
@@ -853,13 +853,15 @@ impl Filter {
         found
     }
 
-    /// The body of the failregex loop after failregex `i` matched.
+    /// The body of the failregex loop after failregex `i` matched; the failures found are pushed on
+    /// `failures` (`Step::Found`).
     fn on_fail_match(
         &mut self,
         i: usize,
         pre_groups: &FailData,
         run: &mut Run<'_>,
         stale: &mut bool,
+        failures: &mut Vec<Failure>,
     ) -> Step {
         let mut fail = self.failregex[i].groups();
         if !self.ignoreregex.is_empty() {
@@ -888,26 +890,31 @@ impl Filter {
             *stale = true;
         }
         if !pre_groups.is_empty() {
-            let mut merged = pre_groups.clone();
-            merged.update(fail);
-            fail = merged;
+            fail = FailData::merged(pre_groups, fail);
         }
         let matched = self.failregex[i].matched_tuple_lines(run.org);
         let mlfid = fail.get_str("mlfid").map(str::to_owned);
+        let has_mlfid = mlfid.is_some();
         let mut cached_key = None;
-        match &mlfid {
+        match mlfid {
             Some(id) => {
-                let (merged, aliased) = self.merge_failure(id, fail, matched, run.now);
+                let (merged, key) = self.merge_failure(id, fail, matched, run.now);
                 fail = merged;
-                cached_key = aliased.then(|| id.clone());
+                cached_key = key;
                 if fail.truthy("nofail") && !self.check_all_regex {
-                    self.write_back(cached_key.as_deref(), &fail, run.now);
+                    // Nothing else holds this dict: the cache takes it.
+                    if let Some(entry) = cached_key
+                        .as_deref()
+                        .and_then(|k| self.mlfid_cache.get_mut(k, run.now))
+                    {
+                        entry.1 = fail;
+                    }
                     return Step::Return;
                 }
             }
             None => append_lines(&mut fail, "matches", matched),
         }
-        let result = self.failure_ids(i, &mut fail, mlfid.is_some(), run.now);
+        let result = self.failure_ids(i, &mut fail, has_mlfid, run.now);
         self.write_back(cached_key.as_deref(), &fail, run.now);
         match result {
             Ids::Error(msg) => {
@@ -915,14 +922,25 @@ impl Filter {
                 Step::Next
             }
             Ids::Pending if !self.check_all_regex && self.ignore_pending => Step::Return,
-            Ids::Pending => Step::Found(vec![Failure {
-                index: i,
-                id: None,
-                time: run.date,
-                data: fail,
-            }]),
+            Ids::Pending => {
+                failures.push(Failure {
+                    index: i,
+                    id: None,
+                    time: run.date,
+                    data: fail,
+                });
+                Step::Found
+            }
+            Ids::One(id) => {
+                failures.push(Failure {
+                    index: i,
+                    id: Some(id),
+                    time: run.date,
+                    data: fail,
+                });
+                Step::Found
+            }
             Ids::Some(ids) => {
-                let mut found = Vec::with_capacity(ids.len());
                 let mut ids = ids.into_iter().peekable();
                 while let Some(id) = ids.next() {
                     // Each failure gets its own copy; the last one takes the dict itself.
@@ -931,14 +949,14 @@ impl Filter {
                     } else {
                         std::mem::take(&mut fail)
                     };
-                    found.push(Failure {
+                    failures.push(Failure {
                         index: i,
                         id: Some(id),
                         time: run.date,
                         data,
                     });
                 }
-                Step::Found(found)
+                Step::Found
             }
         }
     }
@@ -981,7 +999,8 @@ impl Filter {
         };
         let mut cidr = defcidr;
         let mut raw = defcidr == CIDR_RAW;
-        let mut fid = fail.get_str("fid").map(str::to_owned);
+        // Inline strings: an address or id fits, so taking them out of the dict allocates nothing.
+        let mut fid = fail.get_str("fid").map(CompactString::from);
         let cidr_of = |fail: &FailData, default: i32| -> i32 {
             match fail.get("cidr") {
                 Some(v) if v.is_truthy() => {
@@ -993,18 +1012,18 @@ impl Filter {
         let ip = if let Some(ip4) = fail.get_str("ip4") {
             cidr = cidr_of(fail, FAM_IPV4);
             raw = true;
-            Some(ip4.to_owned())
+            Some(CompactString::from(ip4))
         } else if let Some(ip6) = fail.get_str("ip6") {
             cidr = cidr_of(fail, FAM_IPV6);
             raw = true;
-            Some(ip6.to_owned())
+            Some(CompactString::from(ip6))
         } else if let Some(dns) = fail.get_str("dns") {
-            Some(dns.to_owned())
+            Some(CompactString::from(dns))
         } else {
             if fid.is_none() && !has_mlfid {
                 // Obscure case (wrong regex): `failRegex.getFailID()` raises, the error is logged.
                 match self.failregex[i].fail_id(&["fid", "ip4", "ip6", "dns"]) {
-                    Some(f) => fid = Some(f.to_owned()),
+                    Some(f) => fid = Some(CompactString::from(f)),
                     None => {
                         let re = &self.failregex[i];
                         return Ids::Error(format!(
@@ -1030,7 +1049,7 @@ impl Filter {
                 }
                 _ => IPAddr::new(&ip, cidr),
             };
-            return Ids::Some(vec![id]);
+            return Ids::One(id);
         }
         let mut notes = Vec::new();
         let ids = self
@@ -1058,14 +1077,14 @@ impl Filter {
     }
 
     /// `_mergeFailure(mlfid, fail, failRegex)`: merges a multi-line failure with what the cache knows about
-    /// the same `mlfid`. Returns the merged dict and whether it is (still) the cached one.
+    /// the same `mlfid`. Returns the merged dict and, when it is (still) the cached one, its cache key.
     fn merge_failure(
         &mut self,
-        mlfid: &str,
+        key: String,
         mut fail: FailData,
         matched: Vec<TupleLine>,
         now: f64,
-    ) -> (FailData, bool) {
+    ) -> (FailData, Option<String>) {
         let mut flags = 0u8;
         if fail.truthy("mlfgained") {
             flags |= 8 | 1;
@@ -1079,9 +1098,8 @@ impl Filter {
         if fail.remove("mlfforget").is_some_and(|v| v.is_truthy()) {
             flags |= 2;
         }
-        let key = mlfid.to_owned();
         let user = fail.get("user").cloned();
-        let mut aliased = false;
+        let mut aliased = None;
         if let Some(entry) = self.mlfid_cache.get_mut(&key, now) {
             let groups = &mut entry.1;
             update_users(groups, user.as_ref());
@@ -1110,14 +1128,14 @@ impl Filter {
             if flags & 2 != 0 {
                 self.mlfid_cache.unset(&key);
             } else {
-                aliased = true;
+                aliased = Some(key);
             }
         } else if flags & 2 == 0 {
             update_users(&mut fail, user.as_ref());
             // A placeholder: `on_fail_match` writes the final dict back (see above).
             self.mlfid_cache
-                .set(key, (self.last_date, FailData::new()), now);
-            aliased = true;
+                .set(key.clone(), (self.last_date, FailData::new()), now);
+            aliased = Some(key);
         }
         let users = match fail.get("users") {
             Some(FailValue::Set(s)) => s.len(),
@@ -1165,11 +1183,14 @@ enum Step {
     Next,
     Stop,
     Return,
-    Found(Vec<Failure>),
+    /// Failures were pushed.
+    Found,
 }
 
 /// The IDs of a failure.
 enum Ids {
+    /// One ID (a raw address or failure-id: no DNS lookup).
+    One(IPAddr),
     Some(Vec<IPAddr>),
     Pending,
     Error(String),

@@ -37,7 +37,8 @@ pub struct IPAddr {
     family: Family,
     addr: u128,
     plen: u8,
-    raw: String,
+    /// Inline when short (every address is): a failure is built for every matched line.
+    raw: compact_str::CompactString,
 }
 
 impl IPAddr {
@@ -49,7 +50,7 @@ impl IPAddr {
                 family: Family::Raw,
                 addr: 0,
                 plen: 0,
-                raw: ipstr.to_owned(),
+                raw: ipstr.into(),
             };
         }
         if cidr == CIDR_UNSPEC {
@@ -66,7 +67,7 @@ impl IPAddr {
             family: Family::Unspec,
             addr: 0,
             plen: 0,
-            raw: ipstr.to_owned(),
+            raw: ipstr.into(),
         };
         let (try4, try6) = match cidr {
             FAM_IPV4 => (true, false),
@@ -142,7 +143,7 @@ impl IPAddr {
                     text
                 }
             }
-            Family::Unspec | Family::Raw => self.raw.clone(),
+            Family::Unspec | Family::Raw => self.raw.to_string(),
         }
     }
 }
