@@ -406,6 +406,21 @@ impl Regex {
 
     /// `getGroups`: the group dict of the last match with `alt_`/`tuple_` merging (empty when not matched).
     pub fn groups(&self) -> FailData {
+        self.groups_except(None)
+    }
+
+    /// Whether an `alt_`/`tuple_` group merges into the key `name` (then [`Regex::groups`] may hold
+    /// another value under it than the group of that name).
+    pub fn merges_into(&self, name: &str) -> bool {
+        self.alt_values
+            .iter()
+            .chain(&self.tuple_values)
+            .any(|(_, target)| &**target == name)
+    }
+
+    /// [`Regex::groups`] without the named group `skip`: as if popped from the dict afterwards, unless
+    /// an `alt_`/`tuple_` group merges into it (see [`Regex::merges_into`]).
+    pub fn groups_except(&self, skip: Option<&str>) -> FailData {
         if !self.last.matched {
             return FailData::new();
         }
@@ -413,7 +428,7 @@ impl Regex {
         let mut fail = FailData::with_capacity(self.keys.len() + 4);
         let spans = self.spans();
         for (i, name) in self.keys.iter().enumerate() {
-            if let Some(name) = name {
+            if let Some(name) = name.as_ref().filter(|n| Some(&***n) != skip) {
                 let v = self
                     .group_at(&spans, i)
                     .map_or(FailValue::None, |t| FailValue::Str(t.into()));

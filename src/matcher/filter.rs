@@ -132,6 +132,9 @@ pub struct Filter {
     find_time: i64,
     max_lines: usize,
     line_buffer: Vec<TupleLine>,
+    /// With maxlines 1, the previous line's buffer (Python drops it): its allocations are reused for the
+    /// prefregex content of the next line.
+    spare_lines: Vec<TupleLine>,
     /// With maxlines 1: the buffer is just [`Filter::current`] (saves a copy per line).
     buffer_is_current: bool,
     /// The last processed line (`processedLine`), its allocation reused for the next line.
@@ -176,6 +179,7 @@ impl Filter {
             find_time: 600,
             max_lines: 1,
             line_buffer: Vec::new(),
+            spare_lines: Vec::new(),
             buffer_is_current: false,
             current: TupleLine::default(),
             last_time_text: String::new(),
@@ -599,7 +603,11 @@ impl Filter {
             let excess = self.line_buffer.len().saturating_sub(self.max_lines);
             self.line_buffer.drain(..excess);
         }
-        let org_lines = std::mem::take(&mut self.line_buffer);
+        let mut org_lines = std::mem::take(&mut self.line_buffer);
+        if !multi {
+            // `orgBuffer = self.__lineBuffer = [tupleLine]`: the old buffer is gone.
+            self.spare_lines = std::mem::take(&mut org_lines);
+        }
         let org: &[TupleLine] = if multi {
             &org_lines
         } else {
@@ -666,15 +674,29 @@ impl Filter {
             if !self.search_pref(run) {
                 return failures;
             }
-            let pre = self
-                .prefregex
-                .as_ref()
-                .map(Regex::groups)
-                .unwrap_or_default();
-            pre_groups = pre;
-            if let Some(FailValue::Str(c)) = pre_groups.remove("content") {
-                if !c.is_empty() {
-                    run.cur = Current::Lines(vec![TupleLine::plain(&c)]);
+            if let Some(pre) = self.prefregex.as_ref() {
+                // `content` leaves the groups and becomes the buffer (built in a spare allocation). An
+                // `alt_`/`tuple_` group merging into `content` decides its value: then the dict's.
+                let merged;
+                let content = if pre.merges_into("content") {
+                    pre_groups = pre.groups();
+                    merged = match pre_groups.remove("content") {
+                        Some(FailValue::Str(c)) => Some(c),
+                        _ => None,
+                    };
+                    merged.as_deref()
+                } else {
+                    pre_groups = pre.groups_except(Some("content"));
+                    pre.group("content")
+                };
+                if let Some(c) = content.filter(|c| !c.is_empty()) {
+                    let mut lines = std::mem::take(&mut self.spare_lines);
+                    lines.truncate(1);
+                    match lines.first_mut() {
+                        Some(line) => line.set("", "", c),
+                        None => lines.push(TupleLine::plain(c)),
+                    }
+                    run.cur = Current::Lines(lines);
                     stale = true;
                 }
             }
@@ -1342,6 +1364,24 @@ mod tests {
         assert_eq!(keys, ["nofail", "ip4", "ip6", "matches"]);
         assert!(f.line_buffer().is_empty(), "a match consumes the line");
         assert_eq!(f.processed_line(), " x nf 192.0.2.1");
+    }
+
+    #[test]
+    fn alt_group_merged_into_content_is_the_buffer() {
+        // Checked with Python fail2ban 1.0.2: `alt_content` fills `content` when that did not take part,
+        // and the popped value is what the failregexes search.
+        let pref = r"^(?:x<F-CONTENT>.+</F-CONTENT>|y<F-ALT_CONTENT>.+</F-ALT_CONTENT>)$";
+        let mut f = filter(Some(pref), &[r"^abc <HOST>$"], 1, &[]);
+        for (line, ip) in [
+            ("yabc 192.0.2.1", "192.0.2.1"),
+            ("xabc 192.0.2.2", "192.0.2.2"),
+        ] {
+            let found = f.process_line(line, NOW);
+            assert_eq!(ids(&found), [(0, ip.to_owned())], "{line}");
+            let keys: Vec<&str> = found[0].data.keys().collect();
+            assert_eq!(keys, ["alt_content", "ip4", "ip6", "matches"], "{line}");
+        }
+        assert!(f.process_line("yzzz 192.0.2.3", NOW).is_empty());
     }
 
     #[test]

@@ -572,10 +572,11 @@ pub struct Ascii {
 
 /// Lookups before the memo judges its hit rate, and the rate it needs (hits × 4 ≥ lookups) to stay on.
 const MEMO_TRIAL: u32 = 64;
-/// Shapes kept per engine: beyond this the memo stops learning (it still serves what it knows).
-const MEMO_CAPACITY: usize = 256;
-/// Longest match the memo keeps (its key is one byte per matched byte). With [`MEMO_CAPACITY`] this bounds
-/// an engine's memo to well under 1 MiB whatever the log holds; longer matches take the regex crate's route.
+/// Heap bytes an engine's memo may hold (keys and slots): beyond this it stops learning and still serves
+/// what it knows. ~25 engines of a large filter stay within a few MiB whatever the log holds.
+const MEMO_BYTES: usize = 192 << 10;
+/// Longest match the memo keeps (its key is one byte per matched byte); longer matches take the regex
+/// crate's route.
 const MEMO_SPAN_MAX: usize = 256;
 
 impl Ascii {
@@ -649,6 +650,7 @@ impl Ascii {
         if scratch.lookups >= MEMO_TRIAL && scratch.hits * 4 < scratch.lookups {
             scratch.memo_off = true;
             scratch.memo = HashMap::new();
+            scratch.memo_bytes = 0;
         }
         let cache = scratch.cache.get_or_insert_with(|| bt.create_cache());
         scratch
@@ -659,7 +661,9 @@ impl Ascii {
         // capacity (checked above), so an error cannot happen, and would mean the regex crate's route.
         bt.try_search_slots(cache, &input, &mut scratch.slots)
             .ok()??;
-        if !scratch.memo_off && scratch.memo.len() < MEMO_CAPACITY {
+        let size = scratch.key.len() + std::mem::size_of_val(scratch.slots.as_slice());
+        if !scratch.memo_off && scratch.memo_bytes + size <= MEMO_BYTES {
+            scratch.memo_bytes += size;
             let key: Box<[u8]> = scratch.key.as_slice().into();
             scratch.memo.insert(key, scratch.slots.as_slice().into());
         }
@@ -681,6 +685,8 @@ struct AsciiScratch {
     /// Group slots by match shape (see [`Ascii`]).
     memo: HashMap<Box<[u8]>, Box<[Option<NonMaxUsize>]>>,
     key: Vec<u8>,
+    /// Bytes of keys and slots in `memo`.
+    memo_bytes: usize,
     lookups: u32,
     hits: u32,
     memo_off: bool,
@@ -897,6 +903,26 @@ mod tests {
             assert_eq!(scratch.get(1), Some((0, n)));
         }
         assert!(scratch.memo_off && scratch.memo.is_empty());
+        // Many shapes, each seen twice: the memo stops learning at its byte budget (and turns itself off
+        // once new shapes keep missing), and its answers stay right throughout.
+        let ascii = ascii_twin(r"^(?P<a>[a-z]+)(?P<d>[0-9]+)$").expect("compiles");
+        let mut scratch = AsciiScratch::default();
+        let mut most = 0;
+        for la in 1..120 {
+            for ld in 1..120 {
+                let hay = format!("{}{}", "x".repeat(la), "7".repeat(ld));
+                for _ in 0..2 {
+                    assert!(ascii.captures(hay.as_bytes(), &mut scratch));
+                    assert_eq!(scratch.get(2), Some((la, la + ld)));
+                    assert!(scratch.memo_bytes <= MEMO_BYTES);
+                    most = most.max(scratch.memo_bytes);
+                }
+            }
+        }
+        assert!(
+            most > MEMO_BYTES / 2,
+            "the memo learned up to its budget ({most} bytes)"
+        );
         // A scratch of another engine is reset, not reused.
         let other = ascii_twin(r"^(?P<a>b+)$").expect("compiles");
         assert!(other.captures(b"bb", &mut scratch));
