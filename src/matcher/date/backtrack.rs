@@ -18,15 +18,27 @@ use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
 /// 128 bits: a set of ASCII bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Bytes([u64; 2]);
+pub struct Bytes(pub [u64; 2]);
 
 impl Bytes {
     const NONE: Bytes = Bytes([0, 0]);
+    /// Every ASCII byte: at a position with this set, only the very same byte behaves the same.
+    pub const ALL: Bytes = Bytes([u64::MAX, u64::MAX]);
 
     fn add_range(&mut self, a: u32, b: u32) {
         for c in a..=b.min(127) {
             self.0[(c / 64) as usize] |= 1 << (c % 64);
         }
+    }
+
+    /// The set without one byte (for tests).
+    #[cfg(test)]
+    pub fn without(self, b: u8) -> Bytes {
+        let mut out = self;
+        if b < 128 {
+            out.0[usize::from(b / 64)] &= !(1 << (b % 64));
+        }
+        out
     }
 
     pub fn has(&self, b: u8) -> bool {

@@ -79,6 +79,16 @@ impl Key {
     }
 }
 
+/// What the result of a search depends on: the bytes of the haystack before `end` and, if `saw_end`, its
+/// length (`end`); besides, the dropped `(?=\b|\W|$)` check reads the char at the match's end (or sees the
+/// haystack end there), which the caller compares too. Another haystack with these bytes (and that length)
+/// gives the same result for the same `pos`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    pub end: usize,
+    pub saw_end: bool,
+}
+
 /// One successful search: byte offsets in the line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
@@ -113,6 +123,11 @@ struct Relaxed {
     groups: Vec<Option<(usize, usize)>>,
     /// Capture searches so far.
     captures: u32,
+    /// What the last search depends on, when it is known (see [`Engine::extent`]).
+    extent: Option<Extent>,
+    /// `pos` of the last search when the backtracking matcher's last run describes it (see
+    /// [`Engine::tests`]).
+    tested_from: Option<usize>,
 }
 
 /// A relaxed regex with its Unicode classes and case folding cut down to ASCII, for the captures of a
@@ -310,6 +325,9 @@ impl Engine {
     /// Python `regex.search(line, pos, endpos)`; `pos`/`endpos` are byte offsets on char boundaries.
     pub fn search(&mut self, line: &str, pos: usize, endpos: usize) -> Option<Found> {
         let hay = &line[..endpos.min(line.len())];
+        if let Some(r) = self.relaxed.as_mut() {
+            r.extent = None;
+        }
         if pos > hay.len() {
             return None;
         }
@@ -318,10 +336,31 @@ impl Engine {
                 Relaxation::Found(found) => return Some(found),
                 // The relaxed regex accepts a superset of Python's: no match at all is final.
                 Relaxation::None => return None,
-                Relaxation::Rejected => {}
+                Relaxation::Rejected => r.extent = None,
             }
         }
         self.search_full(hay, pos)
+    }
+
+    /// What the match of the last [`search`](Self::search) depends on, if it is known: the line's bytes before
+    /// `end` (the haystack is `line[..endpos]`, so the offsets are the line's) and, if `saw_end`, that the
+    /// haystack ends there; and the char at the match's end (see [`Extent`]). `None` after a search without
+    /// a match or one the fast paths could not describe.
+    pub fn extent(&self) -> Option<Extent> {
+        self.relaxed.as_ref()?.extent
+    }
+
+    /// For the match of the last [`search`](Self::search), when the backtracking matcher made it: `pos` and,
+    /// for each byte from there, the ASCII bytes its tests told apart from the byte in the line (see
+    /// [`backtrack::Program::diff`]). An ASCII byte outside that set would have given the same match.
+    pub fn tests(&self) -> Option<(usize, &[Bytes])> {
+        let r = self.relaxed.as_ref()?;
+        r.extent?;
+        let pos = r.tested_from?;
+        match &r.tracked {
+            Lazy::Built(t) => t.last.as_ref().map(|l| (pos, l.diff.as_slice())),
+            _ => None,
+        }
     }
 
     fn search_full(&self, hay: &str, pos: usize) -> Option<Found> {
@@ -495,6 +534,14 @@ impl Window {
         same.then(|| raw.map(|r| r.shifted(pos, false)))
     }
 
+    /// What the stored search depends on, for a search from `pos`.
+    fn extent_at(&self, pos: usize) -> Extent {
+        Extent {
+            end: pos + self.bytes.len(),
+            saw_end: self.to_end,
+        }
+    }
+
     /// How far a search from `pos` reads: (end, to the end of the haystack).
     fn extent(&mut self, hay: &str, pos: usize) -> Option<(usize, bool)> {
         if self.anchored.is_none() {
@@ -520,23 +567,25 @@ impl Window {
         self.dfa.as_mut()?.extent(hay.as_bytes(), pos)
     }
 
-    fn store(&mut self, hay: &str, pos: usize, raw: Option<Raw>) {
+    /// Remembers a search; `false` if it could not be described.
+    fn store(&mut self, hay: &str, pos: usize, raw: Option<Raw>) -> bool {
         self.raw = None;
         let Some((end, to_end)) = self.extent(hay, pos) else {
-            return;
+            return false;
         };
         let Some(seen) = hay
             .as_bytes()
             .get(pos..end)
             .filter(|b| b.len() <= WINDOW_CAP)
         else {
-            return;
+            return false;
         };
         self.bytes.clear();
         self.bytes.extend_from_slice(seen);
         self.to_end = to_end;
         self.at_zero = pos == 0;
         self.raw = Some(raw.map(|r| r.shifted(pos, true)));
+        true
     }
 }
 
@@ -545,6 +594,17 @@ impl Window {
 struct Tracked {
     program: Program,
     last: Option<LastRun>,
+}
+
+impl LastRun {
+    /// What the run depends on, for a search from `pos`: every byte it tested (equal bytes pass the same
+    /// tests) and the end of the haystack if it tested there.
+    fn extent_at(&self, pos: usize) -> Extent {
+        Extent {
+            end: pos + self.bytes.len(),
+            saw_end: self.saw_end,
+        }
+    }
 }
 
 /// A run of [`Tracked`]: the bytes it looked at, which other bytes its tests tell apart, its result.
@@ -572,7 +632,8 @@ impl Tracked {
         })
     }
 
-    /// The last result, if this haystack passes every test the last run made the same way.
+    /// The last result, if this haystack passes every test the last run made the same way (its extent is
+    /// then [`LastRun::extent_at`]).
     fn lookup(&mut self, hay: &str, pos: usize) -> Option<Option<Raw>> {
         let last = self.last.as_mut()?;
         let n = last.bytes.len();
@@ -603,6 +664,8 @@ impl Relaxed {
     fn search_tracked(&mut self, hay: &str, pos: usize) -> Option<Option<Raw>> {
         let tracked = self.tracked.get(Tracked::new)?;
         if let Some(raw) = tracked.lookup(hay, pos) {
+            self.extent = tracked.last.as_ref().map(|l| l.extent_at(pos));
+            self.tested_from = Some(pos);
             return Some(raw);
         }
         let run = tracked.program.run(hay.as_bytes(), pos)?;
@@ -636,31 +699,66 @@ impl Relaxed {
         last.bytes.extend_from_slice(bytes);
         last.diff.clear();
         last.diff.extend_from_slice(&tracked.program.diff);
+        // The `_sep` check compares the texts of the `_sep` group and its copies, which the tests alone
+        // do not tell apart (`-` and `/` both pass `[-/.]`): those bytes must stay the same.
+        if run.matched {
+            for &(a, b) in &self.seps {
+                for (s, e) in [a, b]
+                    .iter()
+                    .filter_map(|&g| self.groups.get(g).copied().flatten())
+                {
+                    let span = s.saturating_sub(pos)..e.saturating_sub(pos);
+                    for d in last.diff.get_mut(span).into_iter().flatten() {
+                        *d = Bytes::ALL;
+                    }
+                }
+            }
+        }
         last.saw_end = run.saw_end;
         last.at_zero = pos == 0;
         last.raw = raw.map(|r| r.shifted(pos, true));
+        self.extent = Some(last.extent_at(pos));
+        self.tested_from = Some(pos);
         tracked.last = Some(last);
         Some(raw)
     }
 }
 
 impl Relaxed {
+    /// The relaxed search with the dropped checks; sets [`Relaxed::extent`] for a match.
     fn search(&mut self, hay: &str, pos: usize) -> Relaxation {
+        self.extent = None;
+        self.tested_from = None;
+        let raw = self.search_cached(hay, pos);
+        let out = self.finish(hay, raw);
+        if !matches!(out, Relaxation::Found(_)) {
+            self.extent = None;
+        }
+        out
+    }
+
+    /// The relaxed match before the dropped checks, from the fast paths where they apply (which set
+    /// [`Relaxed::extent`] when they know it).
+    fn search_cached(&mut self, hay: &str, pos: usize) -> Option<Raw> {
         if self.memo.is_none() {
-            let raw = self.search_raw(hay, pos, None);
-            return self.finish(hay, raw);
+            return self.search_raw(hay, pos, None);
         }
         if let Some(raw) = self.search_tracked(hay, pos) {
-            return self.finish(hay, raw);
+            return raw;
         }
-        if let Some(raw) = self.window.as_ref().and_then(|w| w.lookup(hay, pos)) {
-            return self.finish(hay, raw);
+        if let Some(w) = self.window.as_ref() {
+            if let Some(raw) = w.lookup(hay, pos) {
+                self.extent = Some(w.extent_at(pos));
+                return raw;
+            }
         }
         let raw = self.search_memo(hay, pos);
         if let Some(w) = self.window.as_mut() {
-            w.store(hay, pos, raw);
+            if w.store(hay, pos, raw) {
+                self.extent = Some(w.extent_at(pos));
+            }
         }
-        self.finish(hay, raw)
+        raw
     }
 
     /// The relaxed match from `pos`, its captures from the memo when the matched text repeats.
@@ -923,6 +1021,8 @@ fn relax(python: &str, value_group: usize) -> Option<Relaxed> {
         tracked,
         groups,
         captures: 0,
+        extent: None,
+        tested_from: None,
     })
 }
 
@@ -1308,6 +1408,40 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// The `_sep` separators must be the same chars, which the byte tests of the backtracking matcher do not
+    /// see (`/` and `-` both pass `[-/.]`): a line with other separators is not answered from the last one.
+    #[test]
+    fn separators_are_compared() {
+        let env = super::super::TimeReEnv::for_year(2026, 2001);
+        for t in &super::super::template::default_list(&env) {
+            let mut cold = t.engine().clone();
+            if let Some(r) = cold.relaxed.as_mut() {
+                r.tracked = Lazy::Failed;
+                r.window = None;
+                r.ascii = Lazy::Failed;
+            }
+            let mut warm = t.engine().clone();
+            for line in [
+                "2026/11/24 01:28:34 x",
+                "2026/11/24 01:28:34 x",
+                "2026/11-24 01:28:34 x",
+                "2026-11-24 01:28:34 x",
+                "2026-11/24 01:28:34 x",
+                "2026.11.24 01:28:34 x",
+                "24/11/2026 01:28:34 x",
+                "24-11/2026 01:28:34 x",
+            ] {
+                let expected = cold.clone().search(line, 0, line.len());
+                assert_eq!(
+                    warm.search(line, 0, line.len()),
+                    expected,
+                    "{} on {line:?}",
+                    t.name
+                );
             }
         }
     }

@@ -10,6 +10,7 @@
 //! (strptime.py ignores them unless `msec`), so ISO lines with a new fraction on every line still hit.
 
 use super::engine::{Key as Field, NO_SPAN, SLOTS};
+use super::repeat::{Masked, Rule};
 use super::strptime::NowRange;
 use super::{LogTime, TimeError};
 use jiff::civil::DateTime;
@@ -46,6 +47,10 @@ struct Last {
     /// in one go).
     at: (usize, usize),
     slots: [(u32, u32); SLOTS],
+    /// The match's [`seq`](super::DateMatch): a match with the same one has the same `slots`.
+    seq: u64,
+    /// The whole date text, the `%f` digits not compared (for a repeat of the match: same spans).
+    whole: Masked,
     /// The `%f` span relative to the date text, when no other field overlaps it: its digits are not
     /// compared (strptime does not read them), only its length (through the spans).
     skip: Option<(u32, u32)>,
@@ -53,6 +58,8 @@ struct Last {
     /// The "now" values (microseconds since the epoch, rounded as `datetime.fromtimestamp` does) the
     /// result holds for: `[lo, hi)`; `None` if it does not depend on "now".
     now: Option<(i64, i64)>,
+    /// `now` as seconds: "now" values surely inside it (see [`Last::holds_at`]).
+    now_secs: (f64, f64),
 }
 
 /// One match of a template, as the memo sees it.
@@ -63,6 +70,8 @@ pub struct Fields<'a> {
     /// The template's strptime keys in group order.
     pub order: &'a [Field],
     pub slots: &'a [(u32, u32); SLOTS],
+    /// The match's [`seq`](super::DateMatch).
+    pub seq: u64,
 }
 
 impl Fields<'_> {
@@ -103,9 +112,10 @@ impl Last {
         let start = m.date.0 as u32;
         let end = m.date.1 as u32;
         let in_place = m.date == self.at
-            && m.order
-                .iter()
-                .all(|&k| m.slots[k as usize] == self.slots[k as usize]);
+            && (m.seq == self.seq
+                || m.order
+                    .iter()
+                    .all(|&k| m.slots[k as usize] == self.slots[k as usize]));
         let spans_same = in_place || {
             m.order.len() < SLOTS
                 && m.order.iter().zip(&self.fields).all(|(&key, &mine)| {
@@ -119,18 +129,34 @@ impl Last {
                         && (span.0 - start, span.1 - start) == mine
                 })
         };
-        if !spans_same {
-            return false;
-        }
+        spans_same && self.same_text(text.as_bytes())
+    }
+
+    /// Whether a date text with the same field spans is the same but for the `%f` digits.
+    fn same_text(&self, text: &[u8]) -> bool {
+        let mine = self.text.as_bytes();
         match self.skip {
-            None => text == self.text,
+            None => text == mine,
             Some((a, b)) => {
                 let (a, b) = (a as usize, b as usize);
-                text.len() == self.text.len() + (b - a)
-                    && text.as_bytes()[..a] == self.text.as_bytes()[..self.cut]
-                    && text.as_bytes()[b..] == self.text.as_bytes()[self.cut..]
+                text.len() == mine.len() + (b - a)
+                    && text[..a] == mine[..self.cut]
+                    && text[b..] == mine[self.cut..]
             }
         }
+    }
+
+    /// Whether "now" lies in the range the result holds for.
+    #[inline]
+    fn holds_at(&self, now: f64) -> bool {
+        // Inside the range in seconds the rounding to microseconds cannot leave it; only near its ends
+        // (or for NaN) the exact test runs.
+        let (lo, hi) = self.now_secs;
+        (lo <= now && now < hi)
+            || self.now.map_or(true, |(lo, hi)| {
+                let us = now_micros(now);
+                lo <= us && us < hi
+            })
     }
 
     /// Takes the fields of `m` (false if they cannot be keyed).
@@ -141,7 +167,11 @@ impl Last {
         self.fields = rel;
         self.at = m.date;
         self.slots = *m.slots;
+        self.seq = m.seq;
         self.skip = fraction_span(m.order, &rel);
+        let skip = self.skip.map_or(0..0, |(a, b)| a as usize..b as usize);
+        self.whole
+            .set(text.as_bytes(), Rule::AnyIn(skip.start, skip.end));
         self.text.clear();
         match self.skip {
             None => {
@@ -185,11 +215,32 @@ impl ParseMemo {
         let last = self.last.as_ref()?;
         let same = last.template == key.template
             && last.default_tz == key.default_tz
-            && last.now.map_or(true, |(lo, hi)| {
-                let us = now_micros(key.now);
-                lo <= us && us < hi
-            })
+            && last.holds_at(key.now)
             && last.same_fields(m);
+        same.then(|| last.result.clone())
+    }
+
+    /// [`lookup`](Self::lookup) for a repeat of the match the last parse was for (the same `seq`, so the
+    /// same field spans): only the date text `line[date.0..date.1]` is compared. `None` also when it is not
+    /// such a repeat.
+    #[inline]
+    pub fn lookup_repeat(
+        &mut self,
+        key: &Key,
+        seq: u64,
+        line: &str,
+        date: (usize, usize),
+    ) -> Option<Result<LogTime, TimeError>> {
+        let last = self.last.as_mut()?;
+        let same = last.seq == seq
+            && last.template == key.template
+            && last.at == date
+            && last.default_tz == key.default_tz
+            && last.holds_at(key.now)
+            && line
+                .as_bytes()
+                .get(date.0..date.1)
+                .is_some_and(|text| text.len() == last.whole.len() && last.whole.matches(text));
         same.then(|| last.result.clone())
     }
 
@@ -213,7 +264,11 @@ impl ParseMemo {
             self.last = None;
             return;
         };
-        let text = self.last.take().map(|l| l.text).unwrap_or_default();
+        let (text, whole) = self
+            .last
+            .take()
+            .map(|l| (l.text, l.whole))
+            .unwrap_or_default();
         let mut last = Last {
             template: key.template,
             default_tz: key.default_tz,
@@ -222,14 +277,38 @@ impl ParseMemo {
             fields: [NO_SPAN; SLOTS],
             at: (0, 0),
             slots: [NO_SPAN; SLOTS],
+            seq: 0,
+            whole,
             skip: None,
             result: result.clone(),
+            now_secs: now.map_or((f64::NEG_INFINITY, f64::INFINITY), seconds_inside),
             now,
         };
         if last.set_fields(m) {
             self.last = Some(last);
         }
     }
+}
+
+/// Seconds `[lo, hi)` whose microseconds (as [`now_micros`] computes them) surely lie in `[lo_us, hi_us)`;
+/// an empty range when there are none that sure.
+fn seconds_inside((lo_us, hi_us): (i64, i64)) -> (f64, f64) {
+    // Below 2^52 µs a float microsecond count is off by at most one ulp (<= 1 µs) after the division here
+    // and the multiplication in `now_micros`; a margin of 4 µs on both sides keeps the rounding inside.
+    // Farther out (beyond the year 2112) only the exact test is used.
+    const LIMIT: i64 = 1 << 52;
+    const MARGIN: i64 = 4;
+    let lo = lo_us.max(-LIMIT);
+    let hi = hi_us.min(LIMIT);
+    // An open end (`i64::MIN`/`MAX`) is cut to the limit; another end beyond it gives up.
+    let beyond = |v: i64, open: i64| v != open && !(-LIMIT..=LIMIT).contains(&v);
+    if beyond(lo_us, i64::MIN) || beyond(hi_us, i64::MAX) {
+        return (0.0, 0.0);
+    }
+    if hi - lo <= 2 * MARGIN + 1 {
+        return (0.0, 0.0);
+    }
+    ((lo + MARGIN) as f64 / 1e6, (hi - MARGIN) as f64 / 1e6)
 }
 
 /// The naive local range of "now" as microseconds since the epoch, within the stretch of time around `now`
@@ -316,6 +395,38 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// "now" values inside the range in seconds round to microseconds inside the exact range, right up to
+    /// its ends (checked on the floats next to them).
+    #[test]
+    fn seconds_inside_the_exact_range() {
+        let near =
+            |x: f64| (-64..=64).map(move |k: i64| f64::from_bits((x.to_bits() as i64 + k) as u64));
+        for (lo, hi) in [
+            (1_795_481_872_000_000, 1_795_481_873_000_000),
+            (1_798_761_600_000_000, 1_798_848_000_000_000),
+            (i64::MIN, 1_798_761_600_000_001),
+            (1_000_000_000_000_000, i64::MAX),
+            (-86_400_000_000, 17),
+            (4_000_000_000_000_000, 4_000_000_000_000_012),
+        ] {
+            let (lo_s, hi_s) = seconds_inside((lo, hi));
+            let ends = [lo_s, hi_s, lo as f64 / 1e6, hi as f64 / 1e6];
+            for now in ends.into_iter().filter(|x| x.is_finite()).flat_map(near) {
+                if lo_s <= now && now < hi_s {
+                    let us = now_micros(now);
+                    assert!(lo <= us && us < hi, "{now} -> {us} not in [{lo}, {hi})");
+                }
+            }
+            // The range in seconds is not much narrower than the exact one.
+            if lo != i64::MIN && hi != i64::MAX && hi - lo > 100 {
+                assert!(lo_s * 1e6 - (lo as f64) < 8.0 && (hi as f64) - hi_s * 1e6 < 8.0);
+            }
+        }
+        // Too narrow or too far out: empty, the exact test decides.
+        assert_eq!(seconds_inside((5, 10)), (0.0, 0.0));
+        assert_eq!(seconds_inside((1 << 60, i64::MAX)), (0.0, 0.0));
     }
 
     /// Around New Year a date without a year may belong to last year: the memo must not carry the year over.

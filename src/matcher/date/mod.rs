@@ -13,6 +13,7 @@
 mod backtrack;
 mod engine;
 mod memo;
+mod repeat;
 mod strptime;
 mod template;
 mod timere;
@@ -23,9 +24,10 @@ pub use timere::{ex_year_regex, TimeReEnv};
 
 use engine::{Found, SLOTS, VALUE_SLOT};
 use jiff::tz::TimeZone;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Where a date was found in a line: the byte span of the date text (group 1) and the template.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct DateMatch {
     pub start: usize,
     pub end: usize,
@@ -35,7 +37,24 @@ pub struct DateMatch {
     pub whole: (usize, usize),
     /// The strptime fields of the match.
     slots: [(u32, u32); SLOTS],
+    /// Which search found it: unique in the process, shared by the repeats of a match (lines that start
+    /// alike, see [`repeat`]: the same spans, the text maybe not), so that the memo of the time parsed for
+    /// it is found at once.
+    seq: u64,
 }
+
+/// Matches are equal when they say the same (the search that found them does not count).
+impl PartialEq for DateMatch {
+    fn eq(&self, o: &DateMatch) -> bool {
+        (self.start, self.end, self.template, self.whole, self.slots)
+            == (o.start, o.end, o.template, o.whole, o.slots)
+    }
+}
+
+impl Eq for DateMatch {}
+
+/// The source of [`DateMatch::seq`] (0 is never handed out).
+static MATCH_SEQ: AtomicU64 = AtomicU64::new(1);
 
 /// What parsing a date needs from outside: the current time and the jail's `logtimezone`.
 #[derive(Debug, Clone, Default)]
@@ -174,6 +193,8 @@ pub struct DateDetector {
     clock: f64,
     /// The last parsed time (consecutive lines mostly repeat their timestamp).
     parse_memo: memo::ParseMemo,
+    /// The last match, for a next line with the same leading bytes.
+    repeat: repeat::Repeat,
 }
 
 /// `__unusedTime`: a template unused that long may be replaced in the order.
@@ -206,6 +227,7 @@ impl DateDetector {
             local: TimeZone::system(),
             clock: 0.0,
             parse_memo: memo::ParseMemo::default(),
+            repeat: repeat::Repeat::default(),
         }
     }
 
@@ -353,18 +375,87 @@ impl DateDetector {
     }
 
     /// `DateDetector.matchTime`: finds the date in a line, updates hits and the template order.
+    // Out of line (as `get_time`), so that a profile shows the date detector's own cost per line.
+    #[inline(never)]
     pub fn match_time(&mut self, line: &str) -> Option<DateMatch> {
+        match self.repeat_last(line) {
+            Some(m) => Some(m),
+            None => self.match_searched(line),
+        }
+    }
+
+    /// `matchTime` by searching the templates.
+    #[inline(never)]
+    fn match_searched(&mut self, line: &str) -> Option<DateMatch> {
+        self.repeat.disarm();
         self.fill_defaults();
         let mut state = Search {
             found: None,
             ignore: None,
+            args: (0, 0),
         };
         let mut winner = self.try_last(line, &mut state);
+        let at_once = winner.is_some();
         if winner.is_none() {
             winner = self.scan(line, &mut state).or(state.found.take());
         }
         let (index, hit, dist) = winner?;
-        self.record(line, index, hit, dist)
+        let m = self.record(line, index, hit, dist)?;
+        if at_once {
+            self.arm_repeat(line, index, &m, state.args);
+        }
+        Some(m)
+    }
+
+    /// `matchTime` for a line that starts like the last one: its match, with the bookkeeping of the
+    /// first part of `matchTime` (see [`repeat`] for why nothing else changes).
+    #[inline]
+    fn repeat_last(&mut self, line: &str) -> Option<DateMatch> {
+        let (index, m) = self.repeat.lookup(line)?;
+        let index = *index;
+        let e = &mut self.entries[m.template];
+        // `matchDate` counts the search hit; the winner's `hits`, `lastUsed` and `__firstUnused` as in
+        // `record`. `distance`, the last positions and the order get the values they already have.
+        e.search_hits += 1;
+        e.hits += 1;
+        e.last_used = Some(self.clock);
+        if self.first_unused == index {
+            self.first_unused += 1;
+        }
+        Some(m.clone())
+    }
+
+    /// Arms [`repeat`] after a line whose last used template won at once, searched with `args`, if the next
+    /// line with the same leading bytes would be searched alike.
+    fn arm_repeat(&mut self, line: &str, index: usize, m: &DateMatch, (from, to): (usize, usize)) {
+        let t = &self.entries[m.template].template;
+        let Some(extent) = t.extent() else {
+            return;
+        };
+        let (start, end) = m.whole;
+        // An empty match makes `record` read the line's last char; an unanchored template searches the span
+        // of the last match next time, so only a search of that span repeats.
+        if start >= end || (!t.anchored() && (from, to) != (start, end)) {
+            return;
+        }
+        // The search saw the end of its haystack: that is the line's end only for a whole-line search.
+        let mut len = (extent.saw_end && to == line.len()).then_some(line.len());
+        // `record` and the word-boundary check read the char after the match (or that the line ends there).
+        let head = match line.get(end..).map(|rest| rest.chars().next()) {
+            Some(Some(c)) => extent.end.max(end + c.len_utf8()),
+            Some(None) => {
+                len = Some(line.len());
+                extent.end.max(end)
+            }
+            None => return,
+        };
+        self.repeat.arm(line, head, len, index, m);
+        // Where the backtracking matcher made the match, bytes its tests did not tell apart may differ (new
+        // microseconds), but not those around the match that the word-boundary checks and `record` read.
+        if let Some((from, diff)) = t.tests() {
+            let fixed = [start.wrapping_sub(1), start, end - 1, end];
+            self.repeat.loosen(from, diff, fixed);
+        }
     }
 
     /// The first part of `matchTime`: the last used template, in the same span if its borders look alike.
@@ -373,17 +464,13 @@ impl DateDetector {
         let id = *self.order.get(i)?;
         let anchored = self.entries[id].template.anchored();
         let (pos, end) = (self.last_pos?, self.last_end?);
-        let hit = if anchored {
-            state.ignore = Some(i);
-            self.search(id, line, 0, line.len())
-        } else if same_borders(line, &pos, &end) {
-            let from = byte_of_char(line, pos.pos);
-            let to = byte_of_char(line, end.pos);
-            self.search(id, line, from, to)
+        state.args = if !anchored && same_borders(line, &pos, &end) {
+            (byte_of_char(line, pos.pos), byte_of_char(line, end.pos))
         } else {
             state.ignore = Some(i);
-            self.search(id, line, 0, line.len())
-        }?;
+            (0, line.len())
+        };
+        let hit = self.search(id, line, state.args.0, state.args.1)?;
         let dist = char_of_byte(line, hit.whole.0);
         let dist_end = char_of_byte(line, hit.whole.1);
         if self.order.len() == 1 || anchored || (dist == pos.pos && dist_end == end.pos) {
@@ -478,6 +565,7 @@ impl DateDetector {
             template: id,
             whole: hit.whole,
             slots: hit.slots,
+            seq: MATCH_SEQ.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -516,6 +604,7 @@ impl DateDetector {
     }
 
     /// `DateDetector.getTime` with the match of `match_time`: the time, or `None` if the date is invalid.
+    #[inline(never)]
     pub fn get_time(&mut self, line: &str, m: &DateMatch, ctx: &TimeContext) -> Option<LogTime> {
         self.parse_time(line, m, ctx).ok()
     }
@@ -527,6 +616,30 @@ impl DateDetector {
         m: &DateMatch,
         ctx: &TimeContext,
     ) -> Result<LogTime, TimeError> {
+        let default_tz = ctx.default_offset.map(|s| s / 60).or(self.default_tz);
+        let key = memo::Key {
+            template: m.template,
+            default_tz,
+            now: ctx.now,
+        };
+        // Only templates of `Kind::Pattern` are in the memo.
+        if let Some(hit) = self
+            .parse_memo
+            .lookup_repeat(&key, m.seq, line, (m.start, m.end))
+        {
+            return hit;
+        }
+        self.parse_fresh(line, m, &key)
+    }
+
+    /// [`parse_time`](Self::parse_time) past the memo of the last match.
+    #[inline(never)]
+    fn parse_fresh(
+        &mut self,
+        line: &str,
+        m: &DateMatch,
+        key: &memo::Key,
+    ) -> Result<LogTime, TimeError> {
         let t = &self
             .entries
             .get(m.template)
@@ -534,31 +647,26 @@ impl DateDetector {
             .template;
         match t.kind {
             Kind::Pattern => {
-                let default_tz = ctx.default_offset.map(|s| s / 60).or(self.default_tz);
                 let order = t.engine().order();
-                let key = memo::Key {
-                    template: m.template,
-                    default_tz,
-                    now: ctx.now,
-                };
                 let fields = memo::Fields {
                     line,
                     date: (m.start, m.end),
                     order,
                     slots: &m.slots,
+                    seq: m.seq,
                 };
-                if let Some(hit) = self.parse_memo.lookup(&key, &fields) {
+                if let Some(hit) = self.parse_memo.lookup(key, &fields) {
                     return hit;
                 }
                 let env = strptime::ParseEnv {
-                    now: ctx.now,
-                    default_tz,
+                    now: key.now,
+                    default_tz: key.default_tz,
                     local: &self.local,
                 };
                 let (result, range) =
                     strptime::group_dict_strptime_ranged(line, order, &m.slots, &env);
                 self.parse_memo
-                    .store(&key, &fields, &result, &range, &self.local);
+                    .store(key, &fields, &result, &range, &self.local);
                 result
             }
             // `DateEpoch.getDate`: `float(v)`.
@@ -581,6 +689,8 @@ impl DateDetector {
 struct Search {
     found: Option<(usize, Found, usize)>,
     ignore: Option<usize>,
+    /// The search span (`pos`, `endpos`) of the last used template.
+    args: (usize, usize),
 }
 
 fn span_text(line: &str, (s, e): (u32, u32)) -> &str {
@@ -836,6 +946,285 @@ mod tests {
                 dd.template(m.template).unwrap().name
             );
         }
+    }
+
+    /// The detector's whole state that `matchTime` reads or writes, for comparing two detectors.
+    fn state(dd: &DateDetector) -> String {
+        let entries: Vec<_> = dd
+            .entries
+            .iter()
+            .map(|e| (e.hits, e.search_hits, e.last_used, e.distance))
+            .collect();
+        format!(
+            "order {:?} entries {entries:?} last {:?} {:?} {:?} unused {}",
+            dd.order, dd.last_pos, dd.last_end, dd.last_index, dd.first_unused
+        )
+    }
+
+    /// Runs `lines` through a detector with the repeat of the last match and through one without it
+    /// (disarmed before every line): the same match, time and state after every line. Returns how many
+    /// lines took the repeat.
+    fn repeat_agrees(pattern: Option<&str>, lines: &[&str]) -> usize {
+        let mut fast = utc_detector(pattern);
+        let mut slow = utc_detector(pattern);
+        let mut repeats = 0;
+        for (n, line) in lines.iter().enumerate() {
+            let ctx = TimeContext {
+                now: NOW + n as f64 * 0.25,
+                default_offset: None,
+            };
+            let clock = 1000.0 + n as f64;
+            fast.set_clock(clock);
+            slow.set_clock(clock);
+            repeats += usize::from(fast.repeat.lookup(line).is_some());
+            slow.repeat.disarm();
+            let (mf, ms) = (fast.match_time(line), slow.match_time(line));
+            assert_eq!(mf, ms, "{pattern:?} line {n}: {line:?}");
+            if let (Some(mf), Some(ms)) = (mf, ms) {
+                assert_eq!(
+                    fast.parse_time(line, &mf, &ctx),
+                    slow.parse_time(line, &ms, &ctx),
+                    "{pattern:?} line {n}: {line:?}"
+                );
+            }
+            assert_eq!(state(&fast), state(&slow), "{pattern:?} line {n}: {line:?}");
+            assert_eq!(fast.templates(), slow.templates());
+        }
+        repeats
+    }
+
+    /// The same text twice: the second line reuses the match, with the same result and bookkeeping.
+    #[test]
+    fn repeat_same_text() {
+        let line = "Nov 24 00:57:50 host sshd[1]: x";
+        let n = repeat_agrees(None, &[line, line, line, "Nov 24 00:57:50 host sshd[2]: y"]);
+        // The first line is found by the search over all templates, the second by the last used one (which
+        // arms the repeat); the third and fourth repeat it.
+        assert_eq!(n, 2);
+        let mut dd = utc_detector(None);
+        let lines = [
+            line,
+            line,
+            line,
+            "Nov 24 00:57:50 host x",
+            "Nov 24 00:57:50 other",
+            "Nov 24 00:57:50 2026 x",
+            "Nov 24 00:57:50 2026 x",
+        ];
+        let seqs: Vec<u64> = lines
+            .iter()
+            .map(|l| dd.match_time(l).expect("a date").seq)
+            .collect();
+        // The search tried a year after the space: "o" fails that test as "h" did, "2" does not. (The
+        // numbers are process-wide: only which lines share one counts, other tests run alongside.)
+        let groups: Vec<usize> = seqs
+            .iter()
+            .map(|s| seqs.iter().position(|t| t == s).expect("itself"))
+            .collect();
+        assert_eq!(groups, [0, 1, 1, 1, 1, 5, 5]);
+        assert_eq!(dd.templates()[0].hits, 7);
+    }
+
+    /// A line that differs from the last one only after the date, where the search or its checks still
+    /// look: the byte after the match (word boundary), the optional parts of the template (fraction, year),
+    /// the line's end.
+    #[test]
+    fn repeat_checks_what_follows_the_date() {
+        let lines = [
+            "Nov 24 00:57:50 host x",
+            "Nov 24 00:57:50 host x",
+            "Nov 24 00:57:50x host x",
+            "Nov 24 00:57:50 host x",
+            "Nov 24 00:57:50.123 host x",
+            "Nov 24 00:57:50.123 host x",
+            "Nov 24 00:57:50.124 host x",
+            "Nov 24 00:57:50 2026 host x",
+            "Nov 24 00:57:50 2026 host x",
+            "Nov 24 00:57:50 20261 host x",
+            "Nov 24 00:57:50 2026",
+            "Nov 24 00:57:50 2026",
+            "Nov 24 00:57:50 2026 ",
+            "Nov 24 00:57:50",
+            "Nov 24 00:57:50",
+            "Nov 24 00:57:501",
+            "Nov 24 00:57:50\u{e9}",
+            "Nov 24 00:57:50\u{e9}",
+            "Nov 24 00:57:50 \u{e9}",
+            "Nov 24 00:57:50_ host",
+            // The search tries a year after the space and meets the end of the line.
+            "Nov 24 00:57:50 ",
+            "Nov 24 00:57:50 ",
+            "Nov 24 00:57:50 ",
+            "Nov 24 00:57:50 2026",
+            // `_` fails the tests for a fraction and a year as `-` does, but it is a word char.
+            "Nov 24 00:57:50-host x",
+            "Nov 24 00:57:50-host x",
+            "Nov 24 00:57:50-host x",
+            "Nov 24 00:57:50_host x",
+            "Nov 24 00:57:50-host x",
+            "Nov 24 00:57:50-host x",
+            "Nov 24 00:57:50:host x",
+        ];
+        assert!(repeat_agrees(None, &lines) >= 4);
+        // A template whose search stops at the end of the match: only the word-boundary check and the
+        // detector's bookkeeping read the char after it, or see the end of the line.
+        let exact = [
+            "2026-11-24 00:57:52 x",
+            "2026-11-24 00:57:52 x",
+            "2026-11-24 00:57:52 x",
+            "2026-11-24 00:57:52x",
+            "2026-11-24 00:57:52",
+            "2026-11-24 00:57:52",
+            "2026-11-24 00:57:52",
+            "2026-11-24 00:57:521",
+            "x 2026-11-24 00:57:52 y",
+            "x 2026-11-24 00:57:52 y",
+            "x 2026-11-24 00:57:52 y",
+            "x 2026-11-24 00:57:52-y",
+            "x 2026-11-24 00:57:52",
+            "x 2026-11-24 00:57:52",
+            "x 2026-11-24 00:57:52",
+            "x 2026-11-24 00:57:52 y",
+        ];
+        for p in ["^%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"] {
+            assert!(repeat_agrees(Some(p), &exact) >= 3, "{p}");
+        }
+        // Word boundary after the date: a word char makes the match another one (or none).
+        let mut dd = utc_detector(None);
+        dd.match_time(lines[0]).expect("a date");
+        let a = dd.match_time(lines[0]).expect("a date");
+        assert_eq!(dd.match_time(lines[1]).expect("a date").seq, a.seq);
+        let b = dd.match_time(lines[2]);
+        assert!(b.map_or(true, |b| b.seq != a.seq));
+    }
+
+    /// A mixed sequence of lines, under the defaults and several datepatterns (anchored or not, several
+    /// templates): the detector with the repeat keeps exactly the hits, order and positions of the one
+    /// without.
+    #[test]
+    fn repeat_keeps_hits_and_order() {
+        let lines = [
+            "Nov 24 00:57:50 host sshd[1]: x",
+            "Nov 24 00:57:50 host sshd[1]: x",
+            "Nov 24 00:57:50 host sshd[2]: y",
+            "2026-11-24 00:57:52 host x",
+            "2026-11-24 00:57:52 host y",
+            "2026-11-24 00:57:52 host y",
+            "x 2026-11-24 00:57:52 host y",
+            "x 2026-11-24 00:57:52 host y",
+            "xy 2026-11-24 00:57:52 host y",
+            "[Tue Nov 24 00:57:52.123 2026] [error] x",
+            "[Tue Nov 24 00:57:52.123 2026] [error] x",
+            "[Tue Nov 24 00:57:52.124 2026] [error] x",
+            "192.0.2.1 - - [24/Nov/2026:00:57:52 +0000] \"GET / HTTP/1.1\"",
+            "192.0.2.1 - - [24/Nov/2026:00:57:52 +0000] \"GET / HTTP/1.1\"",
+            "192.0.2.12 - - [24/Nov/2026:00:57:52 +0000] \"GET / HTTP/1.1\"",
+            "2026-11-24T00:57:52.002727+00:00 web1 CRON[1]: x",
+            "2026-11-24T00:57:52.003683+00:00 web1 CRON[2]: y",
+            "2026-11-24T00:57:52.003683+00:00 web1 CRON[2]: y",
+            "1795481872 x",
+            "1795481872 x",
+            "@400000006a2a3f3b00000000 x",
+            "@400000006a2a3f3b00000000 x",
+            "no date here",
+            "no date here",
+            "Nov 24 00:57:50 host sshd[1]: x 2026-11-24 00:57:52",
+            "Nov 24 00:57:50 host sshd[1]: x 2026-11-24 00:57:52",
+            "2026-11-24 00:57:52 Nov 24 00:57:50",
+            "2026-11-24 00:57:52 Nov 24 00:57:50",
+            "\u{e9}2026-11-24 00:57:52 x",
+            "\u{e9}2026-11-24 00:57:52 x",
+            "\u{e9}\u{e9}2026-11-24 00:57:52 x",
+            "2026/11/24 00:57:52 x",
+            "2026/11/24 00:57:52 x",
+            "2026/11/24 00:57:52 x",
+            "2026/11-24 00:57:52 x",
+            "2026-11-24T00:57:52.1+00:00 x",
+            "2026-11-24T00:57:52.2+00:00 x",
+            "2026-11-24T00:57:52.3+00:00 x",
+            "2026-11-24T00:57:52.34+00:00 x",
+            "2026-11-24T00:57:52.4+01:00 x",
+            "2026-11-24T00:57:52.4 x",
+            "2026-11-24T00:57:52.4 y",
+            "",
+            "",
+            "Nov 24 00:57:50 host sshd[1]: x",
+        ];
+        let patterns = [
+            None,
+            Some("{^LN-BEG}"),
+            Some("%Y-%m-%d %H:%M:%S"),
+            Some("^%Y-%m-%d %H:%M:%S"),
+            Some("%b %d %H:%M:%S\n%Y-%m-%d %H:%M:%S"),
+            Some("{^LN-BEG}%b %d %H:%M:%S"),
+            Some("{NONE}"),
+            Some("EPOCH"),
+            Some("TAI64N"),
+            Some("^[^\\[]*\\[({DATE})"),
+            Some("%d/%b/%Y:%H:%M:%S %z"),
+        ];
+        let mut repeats = 0;
+        for p in patterns {
+            // Twice in a row, so that the templates are reordered and searched from a warm start.
+            let twice: Vec<&str> = lines.iter().chain(lines.iter()).copied().collect();
+            repeats += repeat_agrees(p, &twice);
+        }
+        assert!(repeats > 30, "the repeat was used {repeats} times");
+    }
+
+    /// A repeated line while "now" moves across New Year: a date without a year changes its year, and the
+    /// repeat must not keep the old time.
+    #[test]
+    fn repeat_across_the_memo_interval() {
+        for zone in ["UTC", "Europe/Berlin", "America/New_York"] {
+            let tz = TimeZone::get(zone).expect("a known zone");
+            let mut dd = utc_detector(None);
+            dd.set_local_zone(tz.clone());
+            for line in [
+                "Dec 31 23:59:59 host x",
+                "Jan  1 00:00:00 host x",
+                "00:30:00 x",
+            ] {
+                // 2026-12-31 20:00 UTC ... 2027-01-01 08:00 UTC in steps of 15 minutes, then back.
+                let nows: Vec<f64> = (0..49)
+                    .chain((0..49).rev())
+                    .map(|i| 1_798_747_200.0 + 900.0 * f64::from(i))
+                    .collect();
+                for now in nows {
+                    let ctx = TimeContext {
+                        now,
+                        default_offset: None,
+                    };
+                    let m = dd.match_time(line).expect("a date");
+                    let mut fresh = utc_detector(None);
+                    fresh.set_local_zone(tz.clone());
+                    let fm = fresh.match_time(line).expect("a date");
+                    assert_eq!(m, fm);
+                    assert_eq!(
+                        dd.parse_time(line, &m, &ctx),
+                        fresh.parse_time(line, &fm, &ctx),
+                        "{zone} {line:?} at {now}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A match handed to `parse_time` with another line than the one it was found in is parsed from that
+    /// line, even when the memo holds a time for the match.
+    #[test]
+    fn repeat_time_reads_the_given_line() {
+        let mut dd = utc_detector(None);
+        let ctx = TimeContext {
+            now: NOW,
+            default_offset: None,
+        };
+        let a = "Nov 24 00:57:50 host x";
+        let m = dd.match_time(a).expect("a date");
+        let ta = dd.parse_time(a, &m, &ctx);
+        let b = "Nov 24 00:57:51 host x";
+        assert_eq!(dd.parse_time(b, &m, &ctx).map(|t| t.secs), Ok(NOW - 1.0));
+        assert_eq!(dd.parse_time(a, &m, &ctx), ta);
     }
 
     #[test]

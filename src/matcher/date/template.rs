@@ -3,7 +3,8 @@
 //!
 //! Input: a datepattern string. Output: a template with fail2ban's name, regex and flags, compiled.
 
-use super::engine::{Engine, Found};
+use super::backtrack::Bytes;
+use super::engine::{Engine, Extent, Found};
 use super::timere::{expand, has_alpha_code, TimeReEnv};
 use super::DateError;
 use fancy_regex::Regex as Fancy;
@@ -254,6 +255,16 @@ impl Template {
     /// `DateTemplate.matchDate(line, pos, endpos)` (byte offsets).
     pub fn search(&mut self, line: &str, pos: usize, endpos: usize) -> Option<Found> {
         self.engine.search(line, pos, endpos)
+    }
+
+    /// What the match of the last [`search`](Self::search) depends on, if known (see [`Engine::extent`]).
+    pub fn extent(&self) -> Option<Extent> {
+        self.engine.extent()
+    }
+
+    /// What the tests of the last [`search`](Self::search) told apart, if known (see [`Engine::tests`]).
+    pub fn tests(&self) -> Option<(usize, &[Bytes])> {
+        self.engine.tests()
     }
 
     /// Whether the fast (non-backtracking) engine serves this template (for tests and benchmarks).
