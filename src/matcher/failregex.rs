@@ -96,6 +96,9 @@ struct LastMatch {
     spans: Spans,
     /// False after [`Regex::search_quick`]: `spans` are computed on demand from `buf`.
     spans_ready: bool,
+    /// Where the content head's match ended in `buf`, when [`Regex::quick_content`] found it: the
+    /// [`Regex::search`] of the same buffer that usually follows need not find it again.
+    head_end: Option<usize>,
     /// Indices into the searched `org_lines` of the matched and unmatched lines.
     matched_lines: Vec<usize>,
     unmatched_lines: Vec<usize>,
@@ -213,6 +216,11 @@ impl Regex {
     /// `Regex.search(buf, orgLines)`: search `buf` (the `\n`-terminated buffer of `org_lines`, or content
     /// text) and split `org_lines` into matched and unmatched lines.
     pub fn search(&mut self, buf: &str, org_lines: &[TupleLine]) -> Result<bool, BacktrackLimit> {
+        let head_end = self
+            .last
+            .head_end
+            .take()
+            .filter(|_| self.last.matched && self.last.buf == buf);
         self.last.matched = false;
         let inner_newline = has_inner_newline(buf);
         let re = match (&self.general, inner_newline) {
@@ -228,7 +236,7 @@ impl Regex {
             _ => &self.single,
         };
         let head_result = match (&self.content_head, inner_newline) {
-            (Some(head), false) => search_by_head(head, buf, &mut self.last.spans),
+            (Some(head), false) => search_by_head(head, buf, head_end, &mut self.last.spans),
             _ => None,
         };
         let matched = match head_result {
@@ -276,6 +284,7 @@ impl Regex {
     /// The state a quick (group-less) match leaves: matched, every line matched, groups on demand.
     fn record_quick_match(&mut self, buf: &str, lines: usize) {
         self.last.matched = true;
+        self.last.head_end = None;
         self.last.spans_ready = false;
         self.last.buf.clear();
         self.last.buf.push_str(buf);
@@ -302,6 +311,7 @@ impl Regex {
             return None;
         }
         self.record_quick_match(buf, org_lines.len());
+        self.last.head_end = Some(end);
         Some(Some(end))
     }
 
@@ -538,9 +548,15 @@ fn content_head(src: &str, dollar: Dollar, full: &PyRegex, limit: usize) -> Opti
 /// Searches a buffer without inner newlines with the head of a `...(?P<content>.+)$` regex (see
 /// [`content_head`]) and fills `spans` as the whole regex would. `Some(false)`: the whole regex cannot
 /// match either (it needs a match of its head); `None`: decide with the whole regex.
-fn search_by_head(head: &PyRegex, buf: &str, spans: &mut Spans) -> Option<bool> {
+/// `head_end`: where the head's match ends, if already known (see [`PyRegex::search_with_end`]).
+fn search_by_head(
+    head: &PyRegex,
+    buf: &str,
+    head_end: Option<usize>,
+    spans: &mut Spans,
+) -> Option<bool> {
     // A regular regex never hits the backtracking limit.
-    if !head.search(buf, spans).ok()? {
+    if !head.search_with_end(buf, head_end, spans).ok()? {
         return Some(false);
     }
     let (_, end) = spans.get(0)?;
@@ -676,7 +692,7 @@ mod tests {
         ];
         for buf in bufs {
             let mut spans = Spans::default();
-            let by_head = match search_by_head(head, buf, &mut spans) {
+            let by_head = match search_by_head(head, buf, None, &mut spans) {
                 Some(true) => Some((0..spans.len()).map(|i| spans.get(i)).collect()),
                 Some(false) => None,
                 None => full_spans(&re.single, buf),

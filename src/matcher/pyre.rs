@@ -405,9 +405,20 @@ impl PyRegex {
 
     /// Python `search` (leftmost match anywhere): true on a match; `spans` then holds the group spans.
     pub fn search(&self, hay: &str, spans: &mut Spans) -> Result<bool, BacktrackLimit> {
+        self.search_with_end(hay, None, spans)
+    }
+
+    /// [`PyRegex::search`] when the caller may know the end of the match already: what
+    /// [`PyRegex::match_end`] returned for this haystack (that, or `None`).
+    pub fn search_with_end(
+        &self,
+        hay: &str,
+        end: Option<usize>,
+        spans: &mut Spans,
+    ) -> Result<bool, BacktrackLimit> {
         spans.spans.clear();
         if let (Some(re), true) = (&self.ascii, hay.is_ascii()) {
-            if !re.captures(hay.as_bytes(), &mut spans.ascii) {
+            if !re.captures(hay.as_bytes(), end, &mut spans.ascii) {
                 return Ok(false);
             }
             let scratch = &spans.ascii;
@@ -504,7 +515,7 @@ fn fancy_search(
 fn checked_search(twin: &Twin, hay: &str, spans: &mut Spans) -> Option<bool> {
     spans.spans.clear();
     if let (Some(re), true) = (&twin.ascii, hay.is_ascii()) {
-        if !re.captures(hay.as_bytes(), &mut spans.ascii) {
+        if !re.captures(hay.as_bytes(), None, &mut spans.ascii) {
             return Some(false);
         }
         let scratch = &spans.ascii;
@@ -594,8 +605,9 @@ impl Ascii {
             .as_ref()
     }
 
-    /// Leftmost-first search with groups; on a match `scratch` holds the group spans.
-    fn captures(&self, hay: &[u8], scratch: &mut AsciiScratch) -> bool {
+    /// Leftmost-first search with groups; on a match `scratch` holds the group spans. `end`: the end of
+    /// the match when the caller found it already with `self.re` (then there is a match).
+    fn captures(&self, hay: &[u8], end: Option<usize>, scratch: &mut AsciiScratch) -> bool {
         if scratch.owner != self.id {
             *scratch = AsciiScratch {
                 owner: self.id,
@@ -603,7 +615,7 @@ impl Ascii {
             };
         }
         if !scratch.memo_off {
-            if let Some(found) = self.captures_by_shape(hay, scratch) {
+            if let Some(found) = self.captures_by_shape(hay, end, scratch) {
                 return found;
             }
         }
@@ -617,15 +629,19 @@ impl Ascii {
 
     /// The memo's route (see the type's doc): `None` when it does not apply (then `memo_off` may have
     /// been set for good).
-    fn captures_by_shape(&self, hay: &[u8], scratch: &mut AsciiScratch) -> Option<bool> {
+    fn captures_by_shape(
+        &self,
+        hay: &[u8],
+        end: Option<usize>,
+        scratch: &mut AsciiScratch,
+    ) -> Option<bool> {
         let Some(bt) = self.backtracker() else {
             scratch.memo_off = true;
             return None;
         };
-        let Some(m) = self.re.find(hay) else {
+        let Some(end) = end.or_else(|| self.re.find(hay).map(|m| m.end())) else {
             return Some(false);
         };
-        let end = m.end();
         if end >= bt.max_haystack_len().min(MEMO_SPAN_MAX) {
             return None;
         }
@@ -868,7 +884,7 @@ mod tests {
             let mut locs = ascii.re.capture_locations();
             // Twice over, so the second round is served by the memo where it is on.
             for hay in hays.iter().chain(hays.iter()) {
-                let memo = ascii.captures(hay.as_bytes(), &mut scratch);
+                let memo = ascii.captures(hay.as_bytes(), None, &mut scratch);
                 let via_crate = ascii.re.captures_read(&mut locs, hay.as_bytes()).is_some();
                 assert_eq!(memo, via_crate, "{pattern} on {hay:?}");
                 if memo {
@@ -878,6 +894,12 @@ mod tests {
                             locs.get(i),
                             "{pattern} on {hay:?}, group {i}"
                         );
+                    }
+                    // The same with the match end given (as `match_end` finds it).
+                    let end = ascii.re.find(hay.as_bytes()).map(|m| m.end());
+                    assert!(ascii.captures(hay.as_bytes(), end, &mut scratch));
+                    for i in 0..locs.len() {
+                        assert_eq!(scratch.get(i), locs.get(i), "{pattern} on {hay:?}, {i}");
                     }
                 }
             }
@@ -891,7 +913,7 @@ mod tests {
         let ascii = ascii_twin(r"^(?P<a>a+)$").expect("compiles");
         for long in ["a".repeat(MEMO_SPAN_MAX + 1), "a".repeat(4 << 20)] {
             let mut scratch = AsciiScratch::default();
-            assert!(ascii.captures(long.as_bytes(), &mut scratch));
+            assert!(ascii.captures(long.as_bytes(), None, &mut scratch));
             assert!(!scratch.direct && scratch.memo.is_empty());
             assert_eq!(scratch.get(1), Some((0, long.len())));
         }
@@ -899,7 +921,7 @@ mod tests {
         let ascii = ascii_twin(r"^(?P<a>a+)$").expect("compiles");
         let mut scratch = AsciiScratch::default();
         for n in 1..=MEMO_TRIAL as usize + 1 {
-            assert!(ascii.captures("a".repeat(n).as_bytes(), &mut scratch));
+            assert!(ascii.captures("a".repeat(n).as_bytes(), None, &mut scratch));
             assert_eq!(scratch.get(1), Some((0, n)));
         }
         assert!(scratch.memo_off && scratch.memo.is_empty());
@@ -912,7 +934,7 @@ mod tests {
             for ld in 1..120 {
                 let hay = format!("{}{}", "x".repeat(la), "7".repeat(ld));
                 for _ in 0..2 {
-                    assert!(ascii.captures(hay.as_bytes(), &mut scratch));
+                    assert!(ascii.captures(hay.as_bytes(), None, &mut scratch));
                     assert_eq!(scratch.get(2), Some((la, la + ld)));
                     assert!(scratch.memo_bytes <= MEMO_BYTES);
                     most = most.max(scratch.memo_bytes);
@@ -925,7 +947,7 @@ mod tests {
         );
         // A scratch of another engine is reset, not reused.
         let other = ascii_twin(r"^(?P<a>b+)$").expect("compiles");
-        assert!(other.captures(b"bb", &mut scratch));
+        assert!(other.captures(b"bb", None, &mut scratch));
         assert!(!scratch.memo_off);
         assert_eq!(scratch.get(1), Some((0, 2)));
     }
