@@ -1243,15 +1243,22 @@ mod tests {
         );
     }
 
+    /// Every default template and the `{DATE}` templates of an access-log prematch pattern.
+    fn default_and_prematch_templates() -> Vec<super::super::template::Template> {
+        let env = super::super::TimeReEnv::for_year(2026, 2001);
+        let mut templates = super::super::template::default_list(&env);
+        templates.extend(
+            super::super::template::prematch_templates(r"^[^\[]*\[({DATE})", &env)
+                .expect("the prematch pattern builds"),
+        );
+        templates
+    }
+
     /// The ASCII capture regex gives the captures of the Unicode one on ASCII lines, for every default
     /// template and the `{DATE}` templates of a prematch pattern.
     #[test]
     fn ascii_captures_equal_unicode() {
-        let env = super::super::TimeReEnv::for_year(2026, 2001);
-        let mut templates = super::super::template::default_list(&env);
-        templates.extend(
-            super::super::template::prematch_templates(r"^[^\[]*\[({DATE})", &env).unwrap(),
-        );
+        let templates = default_and_prematch_templates();
         let lines = [
             "2026-11-24T01:28:34.002727+00:00 web1 CRON[5921]: x",
             "--2026-1-2  3:04:05,1 x",
@@ -1327,11 +1334,7 @@ mod tests {
     /// a sequence with repeated, shifted, cut and extended dates.
     #[test]
     fn warm_engine_equals_cold() {
-        let env = super::super::TimeReEnv::for_year(2026, 2001);
-        let mut templates = super::super::template::default_list(&env);
-        templates.extend(
-            super::super::template::prematch_templates(r"^[^\[]*\[({DATE})", &env).unwrap(),
-        );
+        let templates = default_and_prematch_templates();
         let lines = [
             "Nov 24 00:57:52 host sshd[1]: x",
             "Nov 24 00:57:52 host sshd[2]: y",
