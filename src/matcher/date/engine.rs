@@ -1243,6 +1243,18 @@ mod tests {
         );
     }
 
+    /// The reference engine of a template: the regex crate alone (no backtracking matcher, window or
+    /// ASCII regex).
+    fn cold_engine(t: &super::super::template::Template) -> Engine {
+        let mut cold = t.engine().clone();
+        if let Some(r) = cold.relaxed.as_mut() {
+            r.tracked = Lazy::Failed;
+            r.window = None;
+            r.ascii = Lazy::Failed;
+        }
+        cold
+    }
+
     /// Every default template and the `{DATE}` templates of an access-log prematch pattern.
     fn default_and_prematch_templates() -> Vec<super::super::template::Template> {
         let env = super::super::TimeReEnv::for_year(2026, 2001);
@@ -1386,13 +1398,7 @@ mod tests {
             "10.0.0.1 - - [Nov 24 00:57:52] x",
         ];
         for t in &templates {
-            // The reference: the regex crate alone (no backtracking matcher, window or ASCII regex).
-            let mut cold = t.engine().clone();
-            if let Some(r) = cold.relaxed.as_mut() {
-                r.tracked = Lazy::Failed;
-                r.window = None;
-                r.ascii = Lazy::Failed;
-            }
+            let cold = cold_engine(t);
             let mut warm = t.engine().clone();
             for _ in 0..2 {
                 for line in lines {
@@ -1421,12 +1427,7 @@ mod tests {
     fn separators_are_compared() {
         let env = super::super::TimeReEnv::for_year(2026, 2001);
         for t in &super::super::template::default_list(&env) {
-            let mut cold = t.engine().clone();
-            if let Some(r) = cold.relaxed.as_mut() {
-                r.tracked = Lazy::Failed;
-                r.window = None;
-                r.ascii = Lazy::Failed;
-            }
+            let cold = cold_engine(t);
             let mut warm = t.engine().clone();
             for line in [
                 "2026/11/24 01:28:34 x",
