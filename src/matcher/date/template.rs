@@ -50,7 +50,12 @@ pub struct Template {
     /// 100 for the line-anchored copies of the defaults, else 1.
     pub weight: f64,
     pub kind: Kind,
-    engine: Engine,
+    /// Compiled on first use for the default patterns (most never search a line: a log's lines match one
+    /// of the first templates, and compiling all 31 was half of a filter's start-up); at construction for
+    /// everything else, so a bad user pattern is refused where it is configured (see [`Template::checked`]).
+    engine: OnceLock<Engine>,
+    /// The group holding the date (2 for a pattern with `{EPOCH}`).
+    value_group: usize,
 }
 
 /// fail2ban's regexes over regexes (datetemplate.py), in fancy-regex syntax.
@@ -163,11 +168,6 @@ impl Template {
         } else {
             1
         };
-        let engine = Engine::new(&regex, value_group).map_err(|e| {
-            DateError(format!(
-                "Compile {name:?} failed, expression {regex:?}: {e}"
-            ))
-        })?;
         Ok(Template {
             name,
             pattern,
@@ -175,12 +175,28 @@ impl Template {
             flags,
             weight: 1.0,
             kind,
-            engine,
+            engine: OnceLock::new(),
+            value_group,
         })
     }
 
-    /// `DatePatternRegex(pattern)`.
-    pub fn from_pattern(pattern: &str, env: &TimeReEnv) -> Result<Template, DateError> {
+    /// Compiles the engine now: a template from user input is refused here, not at its first search.
+    fn checked(self) -> Result<Template, DateError> {
+        if self.engine.get().is_none() {
+            let engine = Engine::new(&self.regex, self.value_group).map_err(|e| {
+                DateError(format!(
+                    "Compile {:?} failed, expression {:?}: {e}",
+                    self.name, self.regex
+                ))
+            })?;
+            let _ = self.engine.set(engine);
+        }
+        Ok(self)
+    }
+
+    /// `DatePatternRegex(pattern)`. Like the other constructors it leaves the engine uncompiled: user
+    /// patterns come through [`pattern_template`], which compiles it.
+    pub(super) fn from_pattern(pattern: &str, env: &TimeReEnv) -> Result<Template, DateError> {
         let (mut begin, mut end) = (WordBegin::Yes, true);
         let mut body = pattern;
         if let Some(rest) = body.strip_prefix("{UNB}") {
@@ -204,7 +220,7 @@ impl Template {
     }
 
     /// `DateEpoch(lineBeginOnly, pattern, longFrm)`.
-    pub fn epoch(
+    pub(super) fn epoch(
         line_begin_only: bool,
         pattern: Option<&str>,
         long: bool,
@@ -236,7 +252,7 @@ impl Template {
     }
 
     /// `DateTai64n(wordBegin)`.
-    pub fn tai64n(line_begin: bool) -> Result<Template, DateError> {
+    pub(super) fn tai64n(line_begin: bool) -> Result<Template, DateError> {
         let mut name = "TAI64N".to_string();
         let begin = if line_begin {
             WordBegin::Start
@@ -254,26 +270,31 @@ impl Template {
 
     /// `DateTemplate.matchDate(line, pos, endpos)` (byte offsets).
     pub fn search(&mut self, line: &str, pos: usize, endpos: usize) -> Option<Found> {
-        self.engine.search(line, pos, endpos)
+        self.engine();
+        self.engine.get_mut()?.search(line, pos, endpos)
     }
 
     /// What the match of the last [`search`](Self::search) depends on, if known (see [`Engine::extent`]).
     pub fn extent(&self) -> Option<Extent> {
-        self.engine.extent()
+        self.engine.get()?.extent()
     }
 
     /// What the tests of the last [`search`](Self::search) told apart, if known (see [`Engine::tests`]).
     pub fn tests(&self) -> Option<(usize, &[Bytes])> {
-        self.engine.tests()
+        self.engine.get()?.tests()
     }
 
     /// Whether the fast (non-backtracking) engine serves this template (for tests and benchmarks).
     pub fn is_fast(&self) -> bool {
-        self.engine.is_fast()
+        self.engine().is_fast()
     }
 
     pub(crate) fn engine(&self) -> &Engine {
-        &self.engine
+        self.engine.get_or_init(|| {
+            // Only the constant default patterns are left uncompiled (`default_templates`), and they
+            // compile (`defaults_equal_the_reference` compiles every one).
+            Engine::new(&self.regex, self.value_group).expect("a default date template compiles")
+        })
     }
 }
 
@@ -323,6 +344,11 @@ fn cache() -> &'static Cache {
 
 /// `datedetector._getPatternTemplate(pattern, key)`: the special names, else a `DatePatternRegex`.
 pub fn pattern_template(pattern: &str, key: &str, env: &TimeReEnv) -> Result<Template, DateError> {
+    cached_template(pattern, key, env)?.checked()
+}
+
+/// [`pattern_template`] leaving the engine to be compiled on first use (for constant patterns only).
+fn cached_template(pattern: &str, key: &str, env: &TimeReEnv) -> Result<Template, DateError> {
     let k = (pattern.to_string(), key.to_string(), env.ex_year.clone());
     // A poisoned lock only means another thread panicked while inserting: build without the cache then.
     if let Some(t) = cache().lock().ok().and_then(|c| c.get(&k).cloned()) {
@@ -365,20 +391,29 @@ fn build_pattern_template(
 
 /// `_getPatternTemplate(pattern)`: the key is the pattern, upper-cased when it has no `%`.
 pub fn template_for(pattern: &str, env: &TimeReEnv) -> Result<Template, DateError> {
-    let key = if pattern.contains('%') {
+    pattern_template(pattern, &template_key(pattern), env)
+}
+
+/// The cache key of `_getPatternTemplate(pattern)`: the pattern, upper-cased when it has no `%`.
+fn template_key(pattern: &str) -> String {
+    if pattern.contains('%') {
         pattern.to_string()
     } else {
         pattern.to_uppercase()
-    };
-    pattern_template(pattern, &key, env)
+    }
+}
+
+/// A default (constant) pattern's template, compiled on first use.
+fn default_template(pattern: &str, env: &TimeReEnv) -> Template {
+    // The default patterns are constants: building them cannot fail (covered by the unit tests).
+    cached_template(pattern, &template_key(pattern), env).expect("default date pattern builds")
 }
 
 /// The 17 default templates (`DateDetectorCache.defaultTemplates`).
 pub fn default_templates(env: &TimeReEnv) -> Vec<Template> {
     DEFAULT_PATTERNS
         .iter()
-        // The default patterns are constants: building them cannot fail (covered by the unit tests).
-        .map(|p| template_for(p, env).expect("default date pattern builds"))
+        .map(|p| default_template(p, env))
         .collect()
 }
 
@@ -392,9 +427,7 @@ pub fn default_list(env: &TimeReEnv) -> Vec<Template> {
             continue;
         }
         let source = t.pattern.clone().unwrap_or_else(|| t.name.clone());
-        // Anchored variants of constant patterns: cannot fail (covered by the unit tests).
-        let mut copy =
-            template_for(&format!("{{^LN-BEG}}{source}"), env).expect("anchored default builds");
+        let mut copy = default_template(&format!("{{^LN-BEG}}{source}"), env);
         if copy.name != t.name {
             copy.weight = 100.0;
             anchored.push(copy);
