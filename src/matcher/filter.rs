@@ -14,7 +14,7 @@ use super::date::{DateDetector, LogTime, TimeContext};
 use super::faildata::{tuple_lines_buf, FailData, FailValue, TupleLine};
 use super::failregex::{Regex, RegexError, RegexOptions};
 use super::ipdns::{DnsNote, DnsResolver, IPAddr, CIDR_RAW, CIDR_UNSPEC, FAM_IPV4, FAM_IPV6};
-use super::prefilter::Prefilter;
+use super::prefilter::{Phase1Prefix, Prefilter};
 use super::pyre::BACKTRACK_LIMIT;
 
 /// One failure found in a line: `[failRegexIndex, fid, date, fail]` of `Filter.findFailure`.
@@ -771,8 +771,15 @@ impl Filter {
                 Some(start) => start,
             },
         };
-        if self.prefilter.anchored_may_match(run.buf.get(start..)?)? {
-            return Some(false);
+        let content = run.buf.get(start..)?;
+        match self.prefilter.by_prefix(content) {
+            Phase1Prefix::Nothing => {}
+            Phase1Prefix::Likely => return Some(false),
+            Phase1Prefix::Unknown => {
+                if self.prefilter.anchored_may_match(content)? {
+                    return Some(false);
+                }
+            }
         }
         for re in &mut self.failregex {
             re.clear_match();

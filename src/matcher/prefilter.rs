@@ -35,6 +35,10 @@ impl Item {
 pub struct Prefilter {
     /// Per failregex: the required prefix at buffer start (`None`: always a candidate).
     prefixes: Vec<Option<Vec<Item>>>,
+    /// Per failregex: whether it is MULTILINE (its `^` also matches after a newline).
+    multiline: Vec<bool>,
+    /// The literal prefixes and the first-byte index, made on first use (see [`Starts`]).
+    starts: std::cell::OnceCell<Starts>,
     /// The translated failregexes the sets are built from.
     translated: Vec<String>,
     /// The relaxed failregexes (`None` when one of them could not be relaxed), made on first use: a
@@ -91,18 +95,21 @@ impl Candidates {
 impl Prefilter {
     /// Builds the prefilter from the expanded Python texts and their MULTILINE flags.
     pub fn new<'a>(regexes: impl IntoIterator<Item = (&'a str, bool)>) -> Prefilter {
-        let prefixes = regexes
+        let (prefixes, multiline) = regexes
             .into_iter()
             .map(|(re, multiline)| {
-                if multiline {
+                let prefix = if multiline {
                     None
                 } else {
                     fixed_prefix(re).filter(|p| !p.is_empty())
-                }
+                };
+                (prefix, multiline)
             })
-            .collect();
+            .unzip();
         Prefilter {
             prefixes,
+            multiline,
+            starts: std::cell::OnceCell::new(),
             translated: Vec::new(),
             relaxed: std::cell::OnceCell::new(),
             set: std::cell::OnceCell::new(),
@@ -225,21 +232,199 @@ impl Prefilter {
 
     /// The candidates for `buf`.
     pub fn candidates(&self, buf: &str) -> Candidates {
-        let bits = self
-            .prefixes
-            .iter()
-            .map(|p| match p {
-                None => true,
-                Some(items) => {
-                    let mut chars = buf.chars();
-                    items
-                        .iter()
-                        .all(|item| chars.next().is_some_and(|c| item.accepts(c)))
-                }
-            })
-            .collect();
+        let starts = self.starts();
+        let mut bits = vec![false; self.prefixes.len()];
+        for &i in starts.possible(buf) {
+            if let Some(b) = bits.get_mut(i) {
+                *b = self.prefix_match(starts, i, buf) != Some(Prefix::No);
+            }
+        }
         Candidates { bits }
     }
+
+    /// What the prefixes alone tell of `buf`, the failregexes' own buffer. [`Phase1Prefix::Nothing`]: no
+    /// failregex can match; [`Phase1Prefix::Likely`]: a failregex's long prefix (`Failed `,
+    /// `Received disconnect from `) starts it, so one most likely matches and a set's scan of the whole
+    /// buffer would only repeat the searches' work; else `Unknown`.
+    pub fn by_prefix(&self, buf: &str) -> Phase1Prefix {
+        let starts = self.starts();
+        let mut verdict = Phase1Prefix::Nothing;
+        for &i in starts.possible(buf) {
+            match self.prefix_match(starts, i, buf) {
+                Some(Prefix::No) => {}
+                Some(Prefix::Yes(len)) if len >= LIKELY_PREFIX => return Phase1Prefix::Likely,
+                _ => verdict = Phase1Prefix::Unknown,
+            }
+        }
+        verdict
+    }
+
+    fn starts(&self) -> &Starts {
+        self.starts.get_or_init(|| Starts::new(self))
+    }
+
+    /// Whether failregex `i` can match `buf` by its prefix: `None` when it has no known prefix.
+    fn prefix_match(&self, starts: &Starts, i: usize, buf: &str) -> Option<Prefix> {
+        if let Some(lits) = starts.literals.get(i).and_then(Option::as_ref) {
+            let b = buf.as_bytes();
+            // The first byte rules out most literals without a call to memcmp.
+            return Some(
+                match lits
+                    .iter()
+                    .find(|l| b.first() == l.first() && b.starts_with(l))
+                {
+                    Some(l) => Prefix::Yes(l.len()),
+                    None => Prefix::No,
+                },
+            );
+        }
+        let items = self.prefixes.get(i)?.as_ref()?;
+        let mut chars = buf.chars();
+        let all = items
+            .iter()
+            .all(|item| chars.next().is_some_and(|c| item.accepts(c)));
+        Some(if all {
+            Prefix::Yes(items.len())
+        } else {
+            Prefix::No
+        })
+    }
+}
+
+/// The failregexes' start constraints, indexed by the first byte of a buffer, so phase one looks only at
+/// the few failregexes a buffer can start (a check of every prefix on every line cost more than the
+/// scan it spares).
+#[derive(Debug, Clone, Default)]
+struct Starts {
+    /// Per failregex: the literals every match starts with, when the translated pattern is regular and
+    /// anchored at the start of the text (see [`start_literals`]). They decide where the fixed prefixes
+    /// cannot: a failregex starting with an alternative (`^(Connection closed|Disconnected) ..`) has none.
+    literals: Vec<Option<Vec<Box<[u8]>>>>,
+    /// Per first byte: the failregexes a buffer starting with it may match (with `any`).
+    by_first: Vec<Vec<usize>>,
+    /// The failregexes without a start constraint (what an empty buffer may match).
+    any: Vec<usize>,
+}
+
+impl Starts {
+    fn new(p: &Prefilter) -> Starts {
+        let literals: Vec<_> = (0..p.prefixes.len())
+            .map(|i| match (p.translated.get(i), p.multiline.get(i)) {
+                (Some(t), Some(false)) => start_literals(t),
+                _ => None,
+            })
+            .collect();
+        let mut by_first = vec![Vec::new(); 256];
+        let mut any = Vec::new();
+        for i in 0..p.prefixes.len() {
+            let idx = i;
+            let firsts: Option<Vec<u8>> = match (&literals[i], &p.prefixes[i]) {
+                (Some(lits), _) => Some(lits.iter().filter_map(|l| l.first().copied()).collect()),
+                (None, Some(items)) => items.first().and_then(first_bytes),
+                (None, None) => None,
+            };
+            match firsts {
+                Some(bytes) => {
+                    for b in bytes {
+                        let list = &mut by_first[usize::from(b)];
+                        if list.last() != Some(&idx) {
+                            list.push(idx);
+                        }
+                    }
+                }
+                None => any.push(idx),
+            }
+        }
+        for list in &mut by_first {
+            list.extend_from_slice(&any);
+            list.sort_unstable();
+        }
+        Starts {
+            literals,
+            by_first,
+            any,
+        }
+    }
+
+    /// The failregexes `buf` may match by its first byte.
+    fn possible(&self, buf: &str) -> &[usize] {
+        match buf.as_bytes().first() {
+            Some(&b) => self.by_first.get(usize::from(b)).map_or(&[], Vec::as_slice),
+            None => &self.any,
+        }
+    }
+}
+
+/// The UTF-8 first bytes of the characters a prefix item accepts, when it accepts only ASCII ones (else
+/// `None`: no constraint is indexed).
+fn first_bytes(item: &Item) -> Option<Vec<u8>> {
+    match item {
+        Item::Char(c) => u8::try_from(*c).ok().filter(u8::is_ascii).map(|b| vec![b]),
+        Item::Set(ranges) => {
+            let mut out = Vec::new();
+            for &(lo, hi) in ranges {
+                let (lo, hi) = (u8::try_from(lo).ok()?, u8::try_from(hi).ok()?);
+                if !hi.is_ascii() {
+                    return None;
+                }
+                out.extend(lo..=hi);
+            }
+            Some(out)
+        }
+    }
+}
+
+/// What a failregex's prefix tells of a buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prefix {
+    /// The buffer does not start with it: no match.
+    No,
+    /// The buffer starts with it (this many bytes or characters long).
+    Yes(usize),
+}
+
+/// The result of [`Prefilter::by_prefix`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase1Prefix {
+    Nothing,
+    Likely,
+    Unknown,
+}
+
+/// A prefix this long that starts the buffer makes a match likely (see [`Prefilter::by_prefix`]).
+const LIKELY_PREFIX: usize = 8;
+
+/// Most literals [`start_literals`] keeps; more are cut to their first bytes (a shorter prefix is still one
+/// every match starts with), so a check stays a few comparisons.
+const START_LITERALS_MAX: usize = 16;
+
+/// The literals every match of `translated` starts with, when it is regular (the `regex` crate parses it)
+/// and anchored at the start of the text, so its matches start where the buffer starts. `None` when any
+/// text may start a match. regex-syntax's prefix extraction guarantees that every match begins with one of
+/// the literals it returns, exact or not.
+fn start_literals(translated: &str) -> Option<Vec<Box<[u8]>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::Parser::new().parse(translated).ok()?;
+    if !hir
+        .properties()
+        .look_set_prefix()
+        .contains(regex_syntax::hir::Look::Start)
+    {
+        return None;
+    }
+    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    for keep in [8, 4, 2, 1] {
+        if seq.len().is_some_and(|n| n <= START_LITERALS_MAX) {
+            break;
+        }
+        seq.keep_first_bytes(keep);
+        seq.dedup();
+    }
+    let lits = seq.literals()?;
+    if lits.len() > START_LITERALS_MAX || lits.iter().any(|l| l.as_bytes().is_empty()) {
+        return None;
+    }
+    Some(lits.iter().map(|l| l.as_bytes().into()).collect())
 }
 
 /// The fixed prefix of an anchored (`^...`) Python regex, or `None` when it is not anchored or has a
@@ -533,5 +718,86 @@ mod tests {
         assert!(Prefilter::new([("^abc", true)])
             .candidates("x\nabc\n")
             .may_match(0));
+    }
+    /// A filter's prefilter with the translated texts equal to the Python ones (no Python-only syntax).
+    fn with_literals(res: &[(&'static str, bool)]) -> Prefilter {
+        Prefilter::new(res.iter().copied()).with_set(res.iter().map(|(r, _)| *r))
+    }
+
+    #[test]
+    fn start_literals_cover_alternatives() {
+        let lits = |re: &str| {
+            start_literals(re).map(|v| {
+                v.iter()
+                    .map(|l| String::from_utf8_lossy(l).into_owned())
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            lits(r"^(?P<x>(Connection (?:closed|reset)|Disconnected)) by"),
+            Some(vec![
+                "Connection closed by".to_owned(),
+                "Connection reset by".to_owned(),
+                "Disconnected by".to_owned()
+            ])
+        );
+        // Not anchored, MULTILINE `^`, or starting with a class of any text: no constraint.
+        assert_eq!(lits(r"Failed for"), None);
+        assert_eq!(lits(r"(?m:^)Failed"), None);
+        assert_eq!(lits(r"^\S+ from"), None);
+        // Too many literals are cut to their first bytes, which every match still starts with.
+        let many = lits(r"^(?i)authentication failure").expect("cut, not dropped");
+        assert!(many.len() <= START_LITERALS_MAX);
+        assert!(many
+            .iter()
+            .any(|l| "Authentication".starts_with(l.as_str())));
+        assert!(many
+            .iter()
+            .any(|l| "aUTHENTICATION".starts_with(l.as_str())));
+    }
+
+    #[test]
+    fn indexed_candidates_equal_every_prefix_checked() {
+        let res = [
+            (r"^(?:Connection closed|Disconnected) from", false),
+            (r"^[iI](?:llegal|nvalid) user", false),
+            (r"^Failed \S+ for", false),
+            (r"^\S+ x", false),
+            (r"^é+", false),
+            (r"^abc", true),
+        ];
+        let p = with_literals(&res);
+        let starts = p.starts();
+        for buf in [
+            "Connection closed from x\n",
+            "Disconnected from\n",
+            "Invalid user x\n",
+            "illegal user\n",
+            "Failed password for\n",
+            "Failed\n",
+            "x x\n",
+            "éé\n",
+            "",
+            "\n",
+        ] {
+            let c = p.candidates(buf);
+            for i in 0..res.len() {
+                let naive = p.prefix_match(starts, i, buf) != Some(Prefix::No);
+                assert_eq!(c.may_match(i), naive, "{buf:?} failregex {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn by_prefix_tells_nothing_likely_unknown() {
+        let p = with_literals(&[(r"^Failed password for", false), (r"^pam_\S+", false)]);
+        assert_eq!(p.by_prefix("Accepted x\n"), Phase1Prefix::Nothing);
+        assert_eq!(p.by_prefix(""), Phase1Prefix::Nothing);
+        assert_eq!(p.by_prefix("Failed password for x\n"), Phase1Prefix::Likely);
+        // A short prefix does not make a match likely: the set decides then.
+        assert_eq!(p.by_prefix("pam_unix(cron)\n"), Phase1Prefix::Unknown);
+        // A failregex without any start constraint leaves every buffer to the set.
+        let q = with_literals(&[(r"^Failed password for", false), (r"x", false)]);
+        assert_eq!(q.by_prefix("Accepted\n"), Phase1Prefix::Unknown);
     }
 }

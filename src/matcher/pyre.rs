@@ -7,10 +7,11 @@
 //! conditionals, bounded by a backtracking limit.
 
 use super::twin::Twin;
+use regex_automata::dfa::{dense, Automaton, StartKind};
 use regex_automata::nfa::thompson::{self, backtrack, backtrack::BoundedBacktracker};
-use regex_automata::util::{primitives::NonMaxUsize, syntax};
+use regex_automata::util::{primitives::NonMaxUsize, start, syntax};
 use regex_automata::{Anchored, Input};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt;
 
 /// How `$` (outside a character class) is translated.
@@ -461,7 +462,7 @@ impl PyRegex {
     /// for fancy-regex ones as well as when nothing matches, so callers check [`PyRegex::is_regular`].
     pub fn match_end(&self, hay: &str) -> Option<usize> {
         if let (Some(re), true) = (&self.ascii, hay.is_ascii()) {
-            return re.re.find(hay.as_bytes()).map(|m| m.end());
+            return re.match_end(hay.as_bytes());
         }
         match &self.engine {
             Engine::Plain(p) => p.get()?.find(hay).map(|m| m.end()),
@@ -554,6 +555,7 @@ pub fn ascii_twin(pattern: &str) -> Option<Ascii> {
         re,
         id: NEXT_ASCII_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         backtracker: std::sync::OnceLock::new(),
+        dense: std::sync::OnceLock::new(),
     })
 }
 
@@ -579,6 +581,10 @@ pub struct Ascii {
     id: usize,
     /// Built on the first group extraction; `None` when the pattern is not anchored at the start.
     backtracker: std::sync::OnceLock<Option<BoundedBacktracker>>,
+    /// A fully built DFA for [`Ascii::match_end`], made on its first call (only the prefregex heads that
+    /// find where the content starts ask, on every line); `None` when the pattern is not anchored at the
+    /// start or its DFA would be large.
+    dense: std::sync::OnceLock<Option<dense::DFA<Vec<u32>>>>,
 }
 
 /// Lookups before the memo judges its hit rate, and the rate it needs (hits × 4 ≥ lookups) to stay on.
@@ -590,7 +596,60 @@ const MEMO_BYTES: usize = 192 << 10;
 /// crate's route.
 const MEMO_SPAN_MAX: usize = 256;
 
+/// Most memory a DFA for [`Ascii::match_end`] may take (the sshd prefregex head's takes ~120 KiB).
+const DENSE_LIMIT: usize = 1 << 20;
+
 impl Ascii {
+    /// The end of the leftmost-first match. A prefregex head is searched on every line, and the regex
+    /// crate's lazy DFA pays for its generality there (start-state lookup, cache, strategy dispatch): a
+    /// dense DFA walked byte by byte takes half the time.
+    fn match_end(&self, hay: &[u8]) -> Option<usize> {
+        let Some(dfa) = self.dense().as_ref() else {
+            return self.re.find(hay).map(|m| m.end());
+        };
+        // An anchored start state for the start of the haystack cannot fail to exist (built with
+        // `StartKind::Anchored`); if it did, the regex crate answers.
+        let Ok(mut sid) = dfa.start_state(&start::Config::new().anchored(Anchored::Yes)) else {
+            return self.re.find(hay).map(|m| m.end());
+        };
+        let mut end = None;
+        for (i, &b) in hay.iter().enumerate() {
+            sid = dfa.next_state(sid, b);
+            if dfa.is_special_state(sid) {
+                // Match states are entered one byte late: this one says the match may end before `b`.
+                if dfa.is_match_state(sid) {
+                    end = Some(i);
+                } else if dfa.is_dead_state(sid) {
+                    return end;
+                } else if dfa.is_quit_state(sid) {
+                    return self.re.find(hay).map(|m| m.end());
+                }
+            }
+        }
+        sid = dfa.next_eoi_state(sid);
+        if dfa.is_match_state(sid) {
+            end = Some(hay.len());
+        }
+        end
+    }
+
+    fn dense(&self) -> &Option<dense::DFA<Vec<u32>>> {
+        self.dense.get_or_init(|| {
+            // The backtracker's automaton (the same settings as `regex::bytes` without Unicode); it exists
+            // only for a pattern anchored at the start, where an anchored walk is the leftmost search.
+            let nfa = self.backtracker()?.get_nfa();
+            dense::Builder::new()
+                .configure(
+                    dense::DFA::config()
+                        .start_kind(StartKind::Anchored)
+                        .dfa_size_limit(Some(DENSE_LIMIT))
+                        .determinize_size_limit(Some(4 * DENSE_LIMIT)),
+                )
+                .build_from_nfa(nfa)
+                .ok()
+        })
+    }
+
     fn backtracker(&self) -> Option<&BoundedBacktracker> {
         self.backtracker
             .get_or_init(|| {
@@ -665,7 +724,7 @@ impl Ascii {
         }
         if scratch.lookups >= MEMO_TRIAL && scratch.hits * 4 < scratch.lookups {
             scratch.memo_off = true;
-            scratch.memo = HashMap::new();
+            scratch.memo = FxHashMap::default();
             scratch.memo_bytes = 0;
         }
         let cache = scratch.cache.get_or_insert_with(|| bt.create_cache());
@@ -698,8 +757,9 @@ struct AsciiScratch {
     locs: Option<regex::bytes::CaptureLocations>,
     /// Whether the last search filled `slots` (else `locs`).
     direct: bool,
-    /// Group slots by match shape (see [`Ascii`]).
-    memo: HashMap<Box<[u8]>, Box<[Option<NonMaxUsize>]>>,
+    /// Group slots by match shape (see [`Ascii`]). Fx-hashed: the keys are byte-class sequences of our own
+    /// making, looked up on most lines, and SipHash over them was a visible share of a lookup.
+    memo: FxHashMap<Box<[u8]>, Box<[Option<NonMaxUsize>]>>,
     key: Vec<u8>,
     /// Bytes of keys and slots in `memo`.
     memo_bytes: usize,
@@ -836,6 +896,48 @@ mod tests {
         // Non-ASCII text takes the Unicode engine: `\w` matches `é`.
         let g = groups(r"^(?P<u>\w+) x", Dollar::SingleLine, "José x\n");
         assert_eq!(g.expect("matches")[1].as_deref(), Some("José"));
+    }
+
+    #[test]
+    fn dense_match_end_equals_the_regex_crate() {
+        let cases: &[(&str, &[&str])] = &[
+            // The sshd prefregex head's shape: optional parts, a word boundary, a match ending mid-line.
+            (
+                r"^(?P<mlfid>(?:\[\])?\s*(?:\S+\s+)?(?:[\[\(]?sshd(?:\[\d+\])?:?\s+)?)(?:(?:error|fatal): )?",
+                &[
+                    " web1 sshd[6582]: Failed x",
+                    " web1 CRON[1]: x",
+                    "web1 sshd: error: x",
+                    "",
+                    " ",
+                    "sshd",
+                ],
+            ),
+            (
+                r"^(?P<h>\S+) (?P<d>[a-z]+)\b",
+                &["web1 sshd", "web1 sshd x", "web1 sshd2", "x"],
+            ),
+            // Ends at the end of the haystack, or never matches.
+            (r"^a+$", &["aaa", "aab", ""]),
+            (r"^(?:x|xy)", &["xy", "xz", "y"]),
+            // Not anchored: no DFA of its own, the regex crate answers.
+            (r"b+", &["abbc", "c"]),
+        ];
+        for (pattern, hays) in cases {
+            let ascii = ascii_twin(pattern).expect("compiles");
+            assert_eq!(
+                ascii.dense().is_some(),
+                pattern.starts_with('^'),
+                "{pattern}"
+            );
+            for hay in *hays {
+                assert_eq!(
+                    ascii.match_end(hay.as_bytes()),
+                    ascii.re.find(hay.as_bytes()).map(|m| m.end()),
+                    "{pattern} on {hay:?}"
+                );
+            }
+        }
     }
 
     #[test]
