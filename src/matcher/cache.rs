@@ -3,8 +3,10 @@
 //! The clock is injected (`now`, seconds since the epoch) so the behaviour is reproducible in tests.
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
+
+use rustc_hash::FxBuildHasher;
 
 /// An insertion-ordered cache: entries expire `max_time` seconds after they were set; when `max_count` is
 /// reached, the oldest entries are evicted first (FIFO), as `Utils.Cache.set` does.
@@ -12,11 +14,14 @@ use std::hash::Hash;
 pub struct Cache<K, V> {
     max_count: usize,
     max_time: f64,
-    /// In insertion order, so their sequence numbers ascend.
-    entries: Vec<Entry<K, V>>,
+    /// In insertion order, so their sequence numbers ascend. A deque: a full cache evicts its oldest
+    /// entry for every new one (one new `mlfid` per connection), and that must not shift the others.
+    entries: VecDeque<Entry<K, V>>,
     /// Key → sequence number of its entry: a lookup is a hash and a binary search, not a scan comparing
-    /// every key (the mlfid cache is looked up for every failure of a jail).
-    index: HashMap<K, u64>,
+    /// every key (the mlfid cache is looked up for every failure of a jail). Hashed with FxHash, not
+    /// SipHash: the cache holds at most `max_count` entries, so colliding keys cannot make it slow, and
+    /// SipHash was a visible part of the per-failure cost.
+    index: HashMap<K, u64, FxBuildHasher>,
     next_seq: u64,
 }
 
@@ -34,8 +39,8 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
         Cache {
             max_count,
             max_time,
-            entries: Vec::new(),
-            index: HashMap::new(),
+            entries: VecDeque::new(),
+            index: HashMap::default(),
             next_seq: 0,
         }
     }
@@ -56,13 +61,20 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
         Q: Hash + Eq + ?Sized,
     {
         let seq = *self.index.get(k)?;
-        self.entries.binary_search_by_key(&seq, |e| e.seq).ok()
+        // Entries mostly leave from the front (eviction, expiry), so the entry is usually where its
+        // sequence number says; only an `unset` in the middle shifts the ones after it.
+        let guess = usize::try_from(seq.checked_sub(self.entries.front()?.seq)?).ok()?;
+        match self.entries.get(guess) {
+            Some(e) if e.seq == seq => Some(guess),
+            _ => self.entries.binary_search_by_key(&seq, |e| e.seq).ok(),
+        }
     }
 
-    fn remove_at(&mut self, pos: usize) -> Entry<K, V> {
-        let e = self.entries.remove(pos);
+    /// Removes the entry at `pos` (a position from [`Cache::position`] or the front of a non-empty cache).
+    fn remove_at(&mut self, pos: usize) -> Option<Entry<K, V>> {
+        let e = self.entries.remove(pos)?;
         self.index.remove(&e.key);
-        e
+        Some(e)
     }
 
     /// The live value for `k`; an expired entry is removed (`Cache.get`).
@@ -94,8 +106,7 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
         if self.entries.len() >= self.max_count {
             // Evict from the front: at least one entry, then every expired one, until there is room
             // (Utils.Cache.set).
-            while !self.entries.is_empty() {
-                let e = self.remove_at(0);
+            while let Some(e) = self.remove_at(0) {
                 if e.expiry > now && self.entries.len() < self.max_count {
                     break;
                 }
@@ -111,7 +122,7 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
                 let seq = self.next_seq;
                 self.next_seq += 1;
                 self.index.insert(k.clone(), seq);
-                self.entries.push(Entry {
+                self.entries.push_back(Entry {
                     key: k,
                     value: v,
                     expiry,
@@ -174,6 +185,30 @@ mod tests {
         // (Utils.Cache.set pops first, then checks).
         assert_eq!(c.len(), 1);
         assert_eq!(c.get(&"d", 11.0), Some(&4));
+    }
+
+    #[test]
+    fn a_full_cache_keeps_finding_its_entries() {
+        // One eviction per new key, many times over, with an entry unset from the middle now and then.
+        let mut c = Cache::new(3, 100.0);
+        for i in 0..1000u32 {
+            c.set(i, i * 2, 1.0);
+            if i % 7 == 0 && i > 0 {
+                c.unset(&(i - 1));
+            }
+            assert!(c.len() <= 3);
+            assert_eq!(c.get(&i, 2.0), Some(&(i * 2)), "{i}");
+        }
+        assert_eq!(c.get(&999, 2.0), Some(&1998));
+        assert_eq!(c.get(&998, 2.0), Some(&1996));
+        assert_eq!(c.get(&990, 2.0), None);
+        // A full cache evicts before it sets, even for a key it holds (Utils.Cache.set): 997 was the
+        // oldest, so it comes back as the newest and 998 goes next.
+        c.set(997, 0, 3.0);
+        c.set(1000, 1, 3.0);
+        assert_eq!(c.get(&998, 3.0), None);
+        assert_eq!(c.get(&997, 3.0), Some(&0));
+        assert_eq!(c.get(&999, 3.0), Some(&1998));
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! The fail data of one failure: Python's `fail` dict of server/filter.py, with its key order and value types.
 
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
 use super::ipdns::IPAddr;
 
 /// One log line split around its date: `(pre, date, post)`, fail2ban's "tuple line".
@@ -152,14 +156,191 @@ impl FailValue {
     }
 }
 
-/// A key of the fail dict. Shared: the keys are the regexes' group names, so building, copying and
-/// dropping a dict allocates nothing for them (a failure is built and dropped for every matched line).
-pub type Key = std::sync::Arc<str>;
+/// A key of the fail dict: a regex group name or one of the keys fail2ban adds (`matches`, `users`, ...).
+///
+/// Interned: there is one allocation per distinct name for the whole process, so two keys are equal
+/// exactly when they point to the same text, and a lookup by [`Key`] compares pointers, not strings (the
+/// fail dict is searched a few dozen times for every failure). Building, copying and dropping a dict
+/// allocates nothing for its keys. Each [`Known`] key also has a bit of its own, so that a dict knows
+/// without a search that it lacks one.
+#[derive(Clone)]
+pub struct Key(Arc<KeyData>);
+
+struct KeyData {
+    /// The key's bit in [`FailData::present`], 0 for a key that is not [`Known`].
+    bit: u32,
+    name: Box<str>,
+}
+
+/// Every key made so far, and the [`Known`] ones.
+struct Registry {
+    names: Mutex<HashMap<Box<str>, Key>>,
+    known: Known,
+}
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut names = HashMap::new();
+        let mut bit = 1;
+        // The known keys are made first, so that a group of the same name gets the key with the bit.
+        let mut make = |name: &str| {
+            let k = Key(Arc::new(KeyData {
+                bit,
+                name: name.into(),
+            }));
+            bit <<= 1;
+            names.insert(name.into(), k.clone());
+            k
+        };
+        let known = Known {
+            mlfid: make("mlfid"),
+            nofail: make("nofail"),
+            mlfforget: make("mlfforget"),
+            mlfgained: make("mlfgained"),
+            mlfpending: make("mlfpending"),
+            matches: make("matches"),
+            nofail_matches: make("nofail-matches"),
+            user: make("user"),
+            users: make("users"),
+            fid: make("fid"),
+            ip4: make("ip4"),
+            ip6: make("ip6"),
+            dns: make("dns"),
+            cidr: make("cidr"),
+            ip: make("ip"),
+        };
+        Registry {
+            names: Mutex::new(names),
+            known,
+        }
+    })
+}
+
+impl Key {
+    /// The interned key for `name` (takes a lock: build keys once, not per line).
+    pub fn new(name: &str) -> Key {
+        // A poisoned lock still holds a valid map: inserting is the only change ever made to it.
+        let mut names = registry()
+            .names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(k) = names.get(name) {
+            return k.clone();
+        }
+        let k = Key(Arc::new(KeyData {
+            bit: 0,
+            name: name.into(),
+        }));
+        names.insert(name.into(), k.clone());
+        k
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0.name
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        // Interned: same text ⇔ same allocation.
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Key {}
+
+impl std::ops::Deref for Key {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl From<&str> for Key {
+    fn from(name: &str) -> Key {
+        Key::new(name)
+    }
+}
+
+impl From<String> for Key {
+    fn from(name: String) -> Key {
+        Key::new(&name)
+    }
+}
+
+/// What a fail dict can be searched by: a [`Key`] (pointer comparison) or any text (string comparison).
+pub trait Lookup {
+    /// True when `key` is the key looked for.
+    fn is(&self, key: &Key) -> bool;
+
+    /// The bit of a [`Known`] key (0: unknown, the dict must be searched).
+    fn bit(&self) -> u32 {
+        0
+    }
+}
+
+impl Lookup for Key {
+    fn is(&self, key: &Key) -> bool {
+        self == key
+    }
+
+    fn bit(&self) -> u32 {
+        self.0.bit
+    }
+}
+
+impl Lookup for str {
+    fn is(&self, key: &Key) -> bool {
+        key.as_str() == self
+    }
+}
+
+impl Lookup for String {
+    fn is(&self, key: &Key) -> bool {
+        key.as_str() == self
+    }
+}
+
+/// The keys `findFailure` and `_mergeFailure` (server/filter.py) read or add themselves, interned once.
+#[derive(Debug)]
+pub struct Known {
+    pub mlfid: Key,
+    pub nofail: Key,
+    pub mlfforget: Key,
+    pub mlfgained: Key,
+    pub mlfpending: Key,
+    pub matches: Key,
+    pub nofail_matches: Key,
+    pub user: Key,
+    pub users: Key,
+    pub fid: Key,
+    pub ip4: Key,
+    pub ip6: Key,
+    pub dns: Key,
+    pub cidr: Key,
+    pub ip: Key,
+}
+
+/// The [`Known`] keys.
+pub fn known() -> &'static Known {
+    &registry().known
+}
 
 /// The fail dict: keys in insertion order, as a Python dict keeps them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FailData {
     items: Vec<(Key, FailValue)>,
+    /// The bits of the [`Known`] keys among `items`: looking up an absent known key (most lookups
+    /// `_mergeFailure` makes) needs no search.
+    present: u32,
 }
 
 impl FailData {
@@ -168,61 +349,91 @@ impl FailData {
         FailData::default()
     }
 
+    /// Where `k` is in `items`.
+    fn position<Q: Lookup + ?Sized>(&self, k: &Q) -> Option<usize> {
+        let bit = k.bit();
+        if bit != 0 && self.present & bit == 0 {
+            return None;
+        }
+        self.items.iter().position(|(ik, _)| k.is(ik))
+    }
+
+    /// Appends a key that is not in `items`.
+    fn push(&mut self, k: Key, v: FailValue) {
+        self.present |= k.bit();
+        self.items.push((k, v));
+    }
+
     /// `d.get(k)` (missing → `None`).
-    pub fn get(&self, k: &str) -> Option<&FailValue> {
-        self.items.iter().find(|(ik, _)| &**ik == k).map(|(_, v)| v)
+    pub fn get<Q: Lookup + ?Sized>(&self, k: &Q) -> Option<&FailValue> {
+        self.position(k).map(|i| &self.items[i].1)
     }
 
     /// Mutable access to a value.
-    pub fn get_mut(&mut self, k: &str) -> Option<&mut FailValue> {
-        self.items
-            .iter_mut()
-            .find(|(ik, _)| &**ik == k)
-            .map(|(_, v)| v)
+    pub fn get_mut<Q: Lookup + ?Sized>(&mut self, k: &Q) -> Option<&mut FailValue> {
+        self.position(k).map(|i| &mut self.items[i].1)
     }
 
     /// `d.get(k)` as text, when it is a string.
-    pub fn get_str(&self, k: &str) -> Option<&str> {
+    pub fn get_str<Q: Lookup + ?Sized>(&self, k: &Q) -> Option<&str> {
         self.get(k).and_then(FailValue::as_str)
     }
 
     /// Truthiness of `d.get(k)`.
-    pub fn truthy(&self, k: &str) -> bool {
+    pub fn truthy<Q: Lookup + ?Sized>(&self, k: &Q) -> bool {
         self.get(k).is_some_and(FailValue::is_truthy)
     }
 
     /// True when `d.get(k) is not None`.
-    pub fn is_set(&self, k: &str) -> bool {
+    pub fn is_set<Q: Lookup + ?Sized>(&self, k: &Q) -> bool {
         self.get(k).is_some_and(|v| *v != FailValue::None)
     }
 
-    /// `d[k] = v`: an existing key keeps its position.
+    /// `d[k] = v`: an existing key keeps its position. Interns a new key (see [`Key::new`]); the
+    /// matcher's hot paths use [`FailData::insert_owned`] with a [`Known`] key instead.
     pub fn insert(&mut self, k: &str, v: FailValue) {
         match self.get_mut(k) {
             Some(slot) => *slot = v,
-            None => self.items.push((Key::from(k), v)),
+            None => self.push(Key::new(k), v),
         }
     }
 
+    /// Appends a key the caller knows is absent (a regex's group names are distinct), skipping the
+    /// search [`FailData::insert_owned`] makes.
+    pub fn push_new(&mut self, k: Key, v: FailValue) {
+        debug_assert!(self.get(&k).is_none(), "push_new of a present key {k:?}");
+        self.push(k, v);
+    }
+
     /// `d.pop(k, None)`.
-    pub fn remove(&mut self, k: &str) -> Option<FailValue> {
-        let pos = self.items.iter().position(|(ik, _)| &**ik == k)?;
-        Some(self.items.remove(pos).1)
+    pub fn remove<Q: Lookup + ?Sized>(&mut self, k: &Q) -> Option<FailValue> {
+        let pos = self.position(k)?;
+        let (key, v) = self.items.remove(pos);
+        self.present &= !key.bit();
+        Some(v)
     }
 
     /// An empty dict with room for `n` keys.
     pub fn with_capacity(n: usize) -> FailData {
         FailData {
             items: Vec::with_capacity(n),
+            present: 0,
         }
     }
 
     /// `dict(base); d.update(over)` in one allocation, with room for the keys fail2ban adds next
     /// (`matches`, `users`, `ip`, ...).
     pub fn merged(base: &FailData, over: FailData) -> FailData {
-        let mut d = FailData::with_capacity(base.items.len() + over.items.len() + 4);
-        d.items.extend(base.items.iter().cloned());
+        let mut d = base.copy_with_room(over.items.len() + 4);
         d.update(over);
+        d
+    }
+
+    /// `d.copy()` in an allocation with room for `extra` more keys.
+    pub fn copy_with_room(&self, extra: usize) -> FailData {
+        let mut d = FailData::with_capacity(self.items.len() + extra);
+        d.items.extend(self.items.iter().cloned());
+        d.present = self.present;
         d
     }
 
@@ -235,10 +446,11 @@ impl FailData {
     }
 
     /// [`FailData::insert`] with a shared key (no allocation for it).
+    #[inline]
     pub fn insert_owned(&mut self, k: Key, v: FailValue) {
         match self.get_mut(&k) {
             Some(slot) => *slot = v,
-            None => self.items.push((k, v)),
+            None => self.push(k, v),
         }
     }
 
@@ -279,7 +491,7 @@ impl FailData {
 
     /// The `matches` list (empty when absent).
     pub fn matches(&self) -> &[TupleLine] {
-        self.get("matches")
+        self.get(&known().matches)
             .and_then(FailValue::as_lines)
             .unwrap_or(&[])
     }
@@ -312,6 +524,48 @@ mod tests {
         assert!(d.truthy("b"));
         assert_eq!(d.remove("b"), Some(FailValue::Str("2".into())));
         assert_eq!(d.keys().collect::<Vec<_>>(), ["a"]);
+    }
+
+    #[test]
+    fn keys_are_interned() {
+        let a = Key::new("faildata-test-key");
+        let b = Key::from(String::from("faildata-test-key"));
+        assert_eq!(a, b);
+        assert_ne!(a, Key::new("faildata-test-other"));
+        // A regex group named like a known key gets the known key (and its bit).
+        assert_eq!(Key::new("user"), known().user);
+        assert_ne!(known().user.bit(), 0);
+        assert_eq!(a.bit(), 0);
+        assert_eq!(&*a, "faildata-test-key");
+    }
+
+    #[test]
+    fn lookup_by_key_or_text_agree() {
+        let k = known();
+        let mut d = FailData::new();
+        d.insert_owned(Key::new("cond_user"), FailValue::None);
+        d.insert_owned(k.user.clone(), FailValue::Str("bob".into()));
+        d.insert_owned(k.matches.clone(), FailValue::Lines(Vec::new()));
+        assert_eq!(d.get_str(&k.user), Some("bob"));
+        assert_eq!(d.get_str("user"), Some("bob"));
+        assert!(d.get(&Key::new("cond_user")).is_some());
+        assert!(d.get(&k.users).is_none() && d.get("users").is_none());
+        // Removing by text clears the known key's bit: a later insert puts it at the end again.
+        assert!(d.remove("user").is_some());
+        assert!(d.get(&k.user).is_none());
+        d.insert("user", FailValue::Str("eve".into()));
+        assert_eq!(
+            d.keys().collect::<Vec<_>>(),
+            ["cond_user", "matches", "user"]
+        );
+        assert_eq!(d.get_str(&k.user), Some("eve"));
+        // A copy keeps what it knows about its keys.
+        let c = d.copy_with_room(2);
+        assert_eq!(c, d);
+        assert_eq!(c.get_str(&k.user), Some("eve"));
+        let m = FailData::merged(&c, FailData::new());
+        assert_eq!(m.matches(), &[] as &[TupleLine]);
+        assert!(m.get(&k.matches).is_some());
     }
 
     #[test]

@@ -419,6 +419,36 @@ impl Regex {
         self.groups_except(None)
     }
 
+    /// `fail = base.copy(); fail.update(getGroups())` (filter.py findFailure, with the prefregex's groups
+    /// as `base`), without building the group dict on its own first when that gives the same dict.
+    pub fn groups_over(&self, base: &FailData) -> FailData {
+        if base.is_empty() {
+            return self.groups();
+        }
+        if !self.alt_values.is_empty() || !self.tuple_values.is_empty() {
+            // `alt_`/`tuple_` merging looks at the regex's own groups only (`not fail.get(n)`), not at
+            // what `base` holds under the same name.
+            return FailData::merged(base, self.groups());
+        }
+        // Room for the usual additions downstream (`matches`, `users`, `ip`, ...).
+        let mut fail = base.copy_with_room(self.keys.len() + 4);
+        if self.last.matched {
+            let spans = self.spans();
+            for (i, name) in self.keys.iter().enumerate() {
+                if let Some(name) = name {
+                    fail.insert_owned(name.clone(), self.group_value(&spans, i));
+                }
+            }
+        }
+        fail
+    }
+
+    /// The value of group `i` in a group dict.
+    fn group_value(&self, spans: &Spans, i: usize) -> FailValue {
+        self.group_at(spans, i)
+            .map_or(FailValue::None, |t| FailValue::Str(t.into()))
+    }
+
     /// Whether an `alt_`/`tuple_` group merges into the key `name` (then [`Regex::groups`] may hold
     /// another value under it than the group of that name).
     pub fn merges_into(&self, name: &str) -> bool {
@@ -439,10 +469,8 @@ impl Regex {
         let spans = self.spans();
         for (i, name) in self.keys.iter().enumerate() {
             if let Some(name) = name.as_ref().filter(|n| Some(&***n) != skip) {
-                let v = self
-                    .group_at(&spans, i)
-                    .map_or(FailValue::None, |t| FailValue::Str(t.into()));
-                fail.insert_owned(name.clone(), v);
+                // Group names of one regex are distinct (a duplicate does not compile).
+                fail.push_new(name.clone(), self.group_value(&spans, i));
             }
         }
         for (i, target) in &self.alt_values {
@@ -454,9 +482,7 @@ impl Regex {
             }
         }
         for (i, target) in &self.tuple_values {
-            let v = self
-                .group_at(&spans, *i)
-                .map_or(FailValue::None, |t| FailValue::Str(t.into()));
+            let v = self.group_value(&spans, *i);
             let t = match fail.remove_keep(target) {
                 Some(FailValue::Tuple(mut items)) => {
                     items.push(v);
@@ -496,7 +522,7 @@ impl Regex {
 
 impl FailData {
     /// `fail.get(k)` taken out for rebuilding while keeping the key's position (the caller re-inserts).
-    fn remove_keep(&mut self, k: &str) -> Option<FailValue> {
+    fn remove_keep(&mut self, k: &Key) -> Option<FailValue> {
         self.get_mut(k)
             .map(|slot| std::mem::replace(slot, FailValue::None))
     }
@@ -564,7 +590,7 @@ fn search_by_head(
     if rest.is_empty() || rest.starts_with('\n') {
         return None;
     }
-    let content_end = end + rest.find('\n').unwrap_or(rest.len());
+    let content_end = end + memchr::memchr(b'\n', rest.as_bytes()).unwrap_or(rest.len());
     spans.extend_match(content_end, (end, content_end));
     Some(true)
 }

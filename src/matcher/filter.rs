@@ -8,10 +8,11 @@
 use compact_str::CompactString;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use super::cache::Cache;
 use super::date::{DateDetector, LogTime, TimeContext};
-use super::faildata::{tuple_lines_buf, FailData, FailValue, TupleLine};
+use super::faildata::{known, tuple_lines_buf, FailData, FailValue, Key, TupleLine};
 use super::failregex::{Regex, RegexError, RegexOptions};
 use super::ipdns::{DnsNote, DnsResolver, IPAddr, CIDR_RAW, CIDR_UNSPEC, FAM_IPV4, FAM_IPV6};
 use super::prefilter::{Phase1Prefix, Prefilter};
@@ -28,7 +29,10 @@ pub struct Failure {
     /// The time of the line (`None` without a date when `check_find_time` is off), with its Python type.
     pub time: Option<LogTime>,
     /// The fail dict: named groups, `matches`, and the multi-line bookkeeping keys.
-    pub data: FailData,
+    ///
+    /// Shared with the `mlfid` cache, as Python returns the cached dict itself; unlike Python's, it never
+    /// changes afterwards: a later line merges into a copy while this failure is alive (copy on write).
+    pub data: Arc<FailData>,
 }
 
 /// Severity of a [`Diagnostic`].
@@ -107,8 +111,9 @@ impl UseDns {
     }
 }
 
-/// A cached multi-line failure: `[lastDate, fail]` of `_mergeFailure`.
-type MlfidEntry = (Option<LogTime>, FailData);
+/// A cached multi-line failure: `[lastDate, fail]` of `_mergeFailure`. The dict is `None` only while
+/// `on_fail_match` holds it out of the cache to merge a line into it.
+type MlfidEntry = (Option<LogTime>, Option<Arc<FailData>>);
 
 /// What Python's `self.__lineBuffer` holds while `findFailure` runs, relative to the original buffer.
 enum Current {
@@ -143,7 +148,8 @@ pub struct Filter {
     last_date: Option<LogTime>,
     log_time_zone: Option<String>,
     date_detector: Option<DateDetector>,
-    mlfid_cache: Cache<String, MlfidEntry>,
+    /// Keyed by `mlfid` (usually a short prefix such as ` host sshd[123]: `, kept inline).
+    mlfid_cache: Cache<CompactString, MlfidEntry>,
     dns: DnsResolver,
     /// `_logWarnOnce` deadlines by message kind.
     next_warn: HashMap<&'static str, f64>,
@@ -892,7 +898,6 @@ impl Filter {
         stale: &mut bool,
         failures: &mut Vec<Failure>,
     ) -> Step {
-        let mut fail = self.failregex[i].groups();
         if !self.ignoreregex.is_empty() {
             let buf = std::mem::take(&mut run.buf);
             let ignored = self
@@ -918,11 +923,10 @@ impl Filter {
             run.cur = Current::Lines(self.failregex[i].unmatched_tuple_lines(run.org));
             *stale = true;
         }
-        if !pre_groups.is_empty() {
-            fail = FailData::merged(pre_groups, fail);
-        }
+        // The regex's groups over the prefregex's (`fail = preGroups.copy(); fail.update(currFail)`).
+        let mut fail = self.failregex[i].groups_over(pre_groups);
         let matched = self.failregex[i].matched_tuple_lines(run.org);
-        let mlfid = fail.get_str("mlfid").map(str::to_owned);
+        let mlfid = fail.get_str(&known().mlfid).map(CompactString::from);
         let has_mlfid = mlfid.is_some();
         let mut cached_key = None;
         match mlfid {
@@ -930,21 +934,21 @@ impl Filter {
                 let (merged, key) = self.merge_failure(id, fail, matched, run.now);
                 fail = merged;
                 cached_key = key;
-                if fail.truthy("nofail") && !self.check_all_regex {
+                if fail.truthy(&known().nofail) && !self.check_all_regex {
                     // Nothing else holds this dict: the cache takes it.
                     if let Some(entry) = cached_key
                         .as_deref()
                         .and_then(|k| self.mlfid_cache.get_mut(k, run.now))
                     {
-                        entry.1 = fail;
+                        entry.1 = Some(Arc::new(fail));
                     }
                     return Step::Return;
                 }
             }
-            None => append_lines(&mut fail, "matches", matched),
+            None => append_lines(&mut fail, &known().matches, matched),
         }
         let result = self.failure_ids(i, &mut fail, has_mlfid, run.now);
-        self.write_back(cached_key.as_deref(), &fail, run.now);
+        let fail = self.write_back(cached_key.as_deref(), fail, run.now);
         match result {
             Ids::Error(msg) => {
                 self.diag(Level::Error, msg);
@@ -970,19 +974,13 @@ impl Filter {
                 Step::Found
             }
             Ids::Some(ids) => {
-                let mut ids = ids.into_iter().peekable();
-                while let Some(id) = ids.next() {
-                    // Each failure gets its own copy; the last one takes the dict itself.
-                    let data = if ids.peek().is_some() {
-                        fail.clone()
-                    } else {
-                        std::mem::take(&mut fail)
-                    };
+                // One dict for all the addresses of a host, as Python appends the same `fail` for each.
+                for id in ids {
                     failures.push(Failure {
                         index: i,
                         id: Some(id),
                         time: run.date,
-                        data,
+                        data: Arc::clone(&fail),
                     });
                 }
                 Step::Found
@@ -1009,18 +1007,20 @@ impl Filter {
         self.log_warn_once("_next_noTimeWarn", run.now, &msgs);
     }
 
-    /// Writes the final state of a fail dict back into the mlfid cache: in Python the cached dict and the
-    /// returned one are the same object, so later changes (`matches`, `mlfpending`, `ip`) show in the cache.
-    fn write_back(&mut self, key: Option<&str>, fail: &FailData, now: f64) {
-        if let Some(k) = key {
-            if let Some(entry) = self.mlfid_cache.get_mut(k, now) {
-                entry.1 = fail.clone();
-            }
+    /// Puts the final state of a fail dict back into the mlfid cache and returns it for the failure: in
+    /// Python the cached dict and the returned one are the same object, so later changes (`matches`,
+    /// `mlfpending`, `ip`) show in the cache. Both share one allocation here; nothing is copied.
+    fn write_back(&mut self, key: Option<&str>, fail: FailData, now: f64) -> Arc<FailData> {
+        let shared = Arc::new(fail);
+        if let Some(entry) = key.and_then(|k| self.mlfid_cache.get_mut(k, now)) {
+            entry.1 = Some(Arc::clone(&shared));
         }
+        shared
     }
 
     /// The failure-id part of `findFailure`: which ID(s) the failure gets.
     fn failure_ids(&mut self, i: usize, fail: &mut FailData, has_mlfid: bool, now: f64) -> Ids {
+        let known = known();
         let defcidr = if self.use_dns == UseDns::Raw || self.return_raw_host {
             CIDR_RAW
         } else {
@@ -1029,24 +1029,24 @@ impl Filter {
         let mut cidr = defcidr;
         let mut raw = defcidr == CIDR_RAW;
         // Inline strings: an address or id fits, so taking them out of the dict allocates nothing.
-        let mut fid = fail.get_str("fid").map(CompactString::from);
+        let mut fid = fail.get_str(&known.fid).map(CompactString::from);
         let cidr_of = |fail: &FailData, default: i32| -> i32 {
-            match fail.get("cidr") {
+            match fail.get(&known.cidr) {
                 Some(v) if v.is_truthy() => {
                     v.as_str().and_then(|s| s.parse().ok()).unwrap_or(default)
                 }
                 _ => default,
             }
         };
-        let ip = if let Some(ip4) = fail.get_str("ip4") {
+        let ip = if let Some(ip4) = fail.get_str(&known.ip4) {
             cidr = cidr_of(fail, FAM_IPV4);
             raw = true;
             Some(CompactString::from(ip4))
-        } else if let Some(ip6) = fail.get_str("ip6") {
+        } else if let Some(ip6) = fail.get_str(&known.ip6) {
             cidr = cidr_of(fail, FAM_IPV6);
             raw = true;
             Some(CompactString::from(ip6))
-        } else if let Some(dns) = fail.get_str("dns") {
+        } else if let Some(dns) = fail.get_str(&known.dns) {
             Some(CompactString::from(dns))
         } else {
             if fid.is_none() && !has_mlfid {
@@ -1067,13 +1067,13 @@ impl Filter {
             fid.clone()
         };
         let Some(ip) = ip else {
-            fail.insert("mlfpending", FailValue::Int(1));
+            fail.insert_owned(known.mlfpending.clone(), FailValue::Int(1));
             return Ids::Pending;
         };
         if raw {
             let id = match &fid {
                 Some(f) if *f != ip => {
-                    fail.insert("ip", FailValue::Ip(IPAddr::new(&ip, cidr)));
+                    fail.insert_owned(known.ip.clone(), FailValue::Ip(IPAddr::new(&ip, cidr)));
                     IPAddr::new(f, defcidr)
                 }
                 _ => IPAddr::new(&ip, cidr),
@@ -1109,51 +1109,59 @@ impl Filter {
     /// the same `mlfid`. Returns the merged dict and, when it is (still) the cached one, its cache key.
     fn merge_failure(
         &mut self,
-        key: String,
+        key: CompactString,
         mut fail: FailData,
         matched: Vec<TupleLine>,
         now: f64,
-    ) -> (FailData, Option<String>) {
+    ) -> (FailData, Option<CompactString>) {
+        let known = known();
         let mut flags = 0u8;
-        if fail.truthy("mlfgained") {
+        if fail.truthy(&known.mlfgained) {
             flags |= 8 | 1;
-            if !fail.truthy("nofail") {
-                let g = fail.get("mlfgained").cloned().unwrap_or(FailValue::None);
-                fail.insert("nofail", g);
+            if !fail.truthy(&known.nofail) {
+                let g = fail
+                    .get(&known.mlfgained)
+                    .cloned()
+                    .unwrap_or(FailValue::None);
+                fail.insert_owned(known.nofail.clone(), g);
             }
-        } else if fail.truthy("nofail") {
+        } else if fail.truthy(&known.nofail) {
             flags |= 1;
         }
-        if fail.remove("mlfforget").is_some_and(|v| v.is_truthy()) {
+        if fail.remove(&known.mlfforget).is_some_and(|v| v.is_truthy()) {
             flags |= 2;
         }
-        let user = fail.get("user").cloned();
+        let user = fail.get(&known.user).cloned();
         let mut aliased = None;
         if let Some(entry) = self.mlfid_cache.get_mut(&key, now) {
-            let groups = &mut entry.1;
-            update_users(groups, user.as_ref());
-            if groups.remove("nofail").is_some_and(|v| v.is_truthy()) {
+            // The cached dict is taken, not copied (unless the failure of an earlier line still holds
+            // it): whenever the entry stays cached (`aliased`), `on_fail_match` writes the final dict
+            // back before anything reads the cache again.
+            let mut groups = entry.1.take().map(Arc::unwrap_or_clone).unwrap_or_default();
+            update_users(&mut groups, user.as_ref());
+            if groups.remove(&known.nofail).is_some_and(|v| v.is_truthy()) {
                 flags |= 4;
             }
-            if groups.remove("mlfgained").is_some_and(|v| v.is_truthy()) {
+            if groups
+                .remove(&known.mlfgained)
+                .is_some_and(|v| v.is_truthy())
+            {
                 flags |= 4;
             }
             if flags & 8 != 0 {
-                groups.remove("mlfpending");
+                groups.remove(&known.mlfpending);
             }
-            if flags & 4 == 0 && !groups.truthy("mlfpending") {
-                groups.remove("matches");
+            if flags & 4 == 0 && !groups.truthy(&known.mlfpending) {
+                groups.remove(&known.matches);
             }
             // Quirk (filter.py _mergeFailure): only non-None values overwrite, so an `ip4` remembered from an
             // earlier line survives when this line matched through `ip6` (spec §2.5, mlfid merge quirk).
             for (k, v) in fail.into_items() {
-                if v != FailValue::None {
+                if !matches!(v, FailValue::None) {
                     groups.insert_owned(k, v);
                 }
             }
-            // The cached dict is taken, not copied: whenever an entry stays cached (`aliased`),
-            // `on_fail_match` writes the final dict back before anything reads the cache again.
-            fail = std::mem::take(groups);
+            fail = groups;
             if flags & 2 != 0 {
                 self.mlfid_cache.unset(&key);
             } else {
@@ -1163,32 +1171,35 @@ impl Filter {
             update_users(&mut fail, user.as_ref());
             // A placeholder: `on_fail_match` writes the final dict back (see above).
             self.mlfid_cache
-                .set(key.clone(), (self.last_date, FailData::new()), now);
+                .set(key.clone(), (self.last_date, None), now);
             aliased = Some(key);
         }
-        let users = match fail.get("users") {
+        let users = match fail.get(&known.users) {
             Some(FailValue::Set(s)) => s.len(),
             _ => 0,
         };
-        let pending = fail.remove("mlfpending").is_some_and(|v| v.is_truthy());
+        let pending = fail
+            .remove(&known.mlfpending)
+            .is_some_and(|v| v.is_truthy());
         if pending || users > 1 {
             // Pending failures or several users: this is no longer a "no failure" connection.
-            fail.remove("nofail");
-            fail.remove("mlfgained");
+            fail.remove(&known.nofail);
+            fail.remove(&known.mlfgained);
             flags &= !(8 | 1);
         }
         if flags & 1 == 0 {
-            let mut m = match fail.remove("nofail-matches") {
+            let mut m = match fail.remove(&known.nofail_matches) {
                 Some(FailValue::Lines(l)) => l,
                 _ => Vec::new(),
             };
-            m.extend(fail.matches().iter().cloned());
+            // Taken, not copied: `matches` is overwritten below, in the same place of the dict.
+            m.extend(fail.remove_lines(&known.matches).unwrap_or_default());
             if flags & 8 == 0 {
                 m.extend(matched);
             }
-            fail.insert("matches", FailValue::Lines(m));
+            fail.insert_owned(known.matches.clone(), FailValue::Lines(m));
         } else if flags & 3 == 1 {
-            append_lines(&mut fail, "nofail-matches", matched);
+            append_lines(&mut fail, &known.nofail_matches, matched);
         }
         (fail, aliased)
     }
@@ -1226,15 +1237,15 @@ enum Ids {
 }
 
 /// `fail[key] = fail.get(key, []) + lines`.
-fn append_lines(fail: &mut FailData, key: &str, lines: Vec<TupleLine>) {
+fn append_lines(fail: &mut FailData, key: &Key, lines: Vec<TupleLine>) {
     let mut all = fail.remove_lines(key).unwrap_or_default();
     all.extend(lines);
-    fail.insert(key, FailValue::Lines(all));
+    fail.insert_owned(key.clone(), FailValue::Lines(all));
 }
 
 impl FailData {
     /// Takes the lines of `key` out, leaving the key in place.
-    fn remove_lines(&mut self, key: &str) -> Option<Vec<TupleLine>> {
+    fn remove_lines(&mut self, key: &Key) -> Option<Vec<TupleLine>> {
         match self.get_mut(key) {
             Some(FailValue::Lines(l)) => Some(std::mem::take(l)),
             _ => None,
@@ -1244,13 +1255,14 @@ impl FailData {
 
 /// `_updateUsers(fail, user)`: adds a (truthy) user to the `users` set.
 fn update_users(fail: &mut FailData, user: Option<&FailValue>) {
+    let known = known();
     let Some(user) = user.filter(|u| u.is_truthy()) else {
         return;
     };
-    if !fail.truthy("users") {
-        fail.insert("users", FailValue::Set(Vec::new()));
+    if !fail.truthy(&known.users) {
+        fail.insert_owned(known.users.clone(), FailValue::Set(Vec::new()));
     }
-    if let Some(FailValue::Set(users)) = fail.get_mut("users") {
+    if let Some(FailValue::Set(users)) = fail.get_mut(&known.users) {
         if !users.contains(user) {
             users.push(user.clone());
         }
@@ -1401,6 +1413,105 @@ mod tests {
         assert_eq!(ids(&b), [(0, "192.0.2.44".to_owned())]);
         assert_eq!(b[0].data.get_str("ip6"), Some("2001:db8::1"));
         assert_eq!(matches(&b[0]), ["h sshd[1]: fail from 2001:db8::1"]);
+    }
+
+    #[test]
+    fn shared_dict_is_copied_on_write() {
+        let fails = [r"^fail <F-USER>\S+</F-USER> from <HOST>$"];
+        let mut f = filter(Some(PREF), &fails, 1, &[]);
+        let a = f.process_line("h sshd[7]: fail bob from 192.0.2.7", NOW);
+        let a_before = a[0].data.as_ref().clone();
+        assert_eq!(
+            Arc::strong_count(&a[0].data),
+            2,
+            "the cache shares the dict"
+        );
+        // The earlier failure is still held: the next line merges into a copy of the cached dict.
+        let b = f.process_line("h sshd[7]: fail eve from 192.0.2.7", NOW);
+        assert_eq!(*a[0].data, a_before, "the earlier failure is not changed");
+        let users = FailValue::Set(vec![
+            FailValue::Str("bob".into()),
+            FailValue::Str("eve".into()),
+        ]);
+        // The merge saw what the earlier dict held: both users, the user of the new line.
+        assert_eq!(b[0].data.get("users"), Some(&users));
+        assert_eq!(b[0].data.get_str("user"), Some("eve"));
+        assert_eq!(matches(&b[0]), ["h sshd[7]: fail eve from 192.0.2.7"]);
+        drop((a, b));
+        // Nothing else holds the cached dict now: merged in place, same result as with a copy
+        // (checked against Python fail2ban 1.0.2's Filter.processLine for the three lines).
+        let c = f.process_line("h sshd[7]: fail bob from 192.0.2.7", NOW);
+        assert_eq!(c[0].data.get("users"), Some(&users));
+        assert_eq!(c[0].data.get_str("user"), Some("bob"));
+        assert_eq!(
+            c[0].data.keys().collect::<Vec<_>>(),
+            ["mlfid", "user", "ip4", "ip6", "users", "matches"]
+        );
+    }
+
+    #[test]
+    fn check_all_regex_keeps_each_failure_its_own_dict() {
+        // Checked with Python fail2ban 1.0.2 (checkAllRegex copies the merged dict per failure).
+        let fails = [
+            r"^fail <F-USER>\S+</F-USER> from <HOST>$",
+            r"^fail \S+ from <HOST>$",
+        ];
+        let mut f = filter(Some(PREF), &fails, 1, &[]);
+        f.check_all_regex = true;
+        let found = f.process_line("h sshd[9]: fail bob from 192.0.2.9", NOW);
+        assert_eq!(
+            ids(&found),
+            [(0, "192.0.2.9".to_owned()), (1, "192.0.2.9".to_owned())]
+        );
+        assert!(!Arc::ptr_eq(&found[0].data, &found[1].data));
+        for failure in &found {
+            assert_eq!(
+                failure.data.keys().collect::<Vec<_>>(),
+                ["mlfid", "user", "ip4", "ip6", "users", "matches"]
+            );
+            assert_eq!(failure.data.get_str("user"), Some("bob"));
+            assert_eq!(matches(failure), ["h sshd[9]: fail bob from 192.0.2.9"]);
+        }
+    }
+
+    #[test]
+    fn alt_group_of_the_failregex_beats_the_prefregex_group() {
+        // Checked with Python fail2ban 1.0.2: `getGroups` merges `alt_user` into `user` before the
+        // prefregex's groups are updated with the result, so the prefregex's `user` loses.
+        let pref = r"^<F-MLFID>h</F-MLFID> u=<F-USER>\S+</F-USER> <F-CONTENT>.+</F-CONTENT>$";
+        let fails = [
+            r"^fail (?:<F-ALT_USER>\S+</F-ALT_USER> )?from <HOST>$",
+            r"^bad <F-USER>\S+</F-USER> from <HOST>$",
+        ];
+        let mut f = filter(Some(pref), &fails, 1, &[]);
+        let expected = [
+            ("h u=bob fail eve from 192.0.2.3", "eve", vec!["eve"]),
+            ("h u=bob fail from 192.0.2.3", "bob", vec!["bob", "eve"]),
+            (
+                "h u=bob bad ann from 192.0.2.4",
+                "ann",
+                vec!["ann", "bob", "eve"],
+            ),
+        ];
+        for (line, user, users) in expected {
+            let found = f.process_line(line, NOW);
+            assert_eq!(found.len(), 1, "{line}");
+            let data = &found[0].data;
+            assert_eq!(
+                data.keys().collect::<Vec<_>>(),
+                ["mlfid", "user", "alt_user", "ip4", "ip6", "users", "matches"],
+                "{line}"
+            );
+            assert_eq!(data.get_str("user"), Some(user), "{line}");
+            // A group that did not take part does not overwrite the cached value (`_mergeFailure`).
+            assert_eq!(data.get_str("alt_user"), Some("eve"), "{line}");
+            let Some(FailValue::Set(set)) = data.get("users") else {
+                panic!("{line}: no users set");
+            };
+            let mut got: Vec<&str> = set.iter().filter_map(FailValue::as_str).collect();
+            got.sort_unstable();
+            assert_eq!(got, users, "{line}");
+        }
     }
 
     #[test]
