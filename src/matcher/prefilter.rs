@@ -267,12 +267,14 @@ impl Prefilter {
     fn prefix_match(&self, starts: &Starts, i: usize, buf: &str) -> Option<Prefix> {
         if let Some(lits) = starts.literals.get(i).and_then(Option::as_ref) {
             let b = buf.as_bytes();
-            // The first byte rules out most literals without a call to memcmp.
+            // The first two bytes rule out most literals without a call to memcmp (the index already
+            // matched the first byte of some of them).
             return Some(
-                match lits
-                    .iter()
-                    .find(|l| b.first() == l.first() && b.starts_with(l))
-                {
+                match lits.iter().find(|l| {
+                    b.first() == l.first()
+                        && l.get(1).map_or(true, |x| b.get(1) == Some(x))
+                        && b.starts_with(l)
+                }) {
                     Some(l) => Prefix::Yes(l.len()),
                     None => Prefix::No,
                 },
@@ -316,9 +318,8 @@ impl Starts {
             .collect();
         let mut by_first = vec![Vec::new(); 256];
         let mut any = Vec::new();
-        for i in 0..p.prefixes.len() {
-            let idx = i;
-            let firsts: Option<Vec<u8>> = match (&literals[i], &p.prefixes[i]) {
+        for (idx, (lits, prefix)) in literals.iter().zip(&p.prefixes).enumerate() {
+            let firsts: Option<Vec<u8>> = match (lits, prefix) {
                 (Some(lits), _) => Some(lits.iter().filter_map(|l| l.first().copied()).collect()),
                 (None, Some(items)) => items.first().and_then(first_bytes),
                 (None, None) => None,
@@ -765,6 +766,8 @@ mod tests {
             (r"^\S+ x", false),
             (r"^é+", false),
             (r"^abc", true),
+            // One-byte literals.
+            (r"^(?:a|b)\d*", false),
         ];
         let p = with_literals(&res);
         let starts = p.starts();
@@ -779,6 +782,8 @@ mod tests {
             "éé\n",
             "",
             "\n",
+            "a",
+            "b1\n",
         ] {
             let c = p.candidates(buf);
             for i in 0..res.len() {
@@ -786,6 +791,9 @@ mod tests {
                 assert_eq!(c.may_match(i), naive, "{buf:?} failregex {i}");
             }
         }
+        // A one-byte literal fits a longer buffer.
+        assert!(p.candidates("b1\n").may_match(6));
+        assert!(!p.candidates("c1\n").may_match(6));
     }
 
     #[test]

@@ -34,7 +34,12 @@ const MAX_TWIN_LEN: usize = 64 * 1024;
 /// A pattern's regular twin with its checks.
 #[derive(Debug, Clone)]
 pub struct Twin {
-    pub re: regex::Regex,
+    /// The twin's text.
+    text: String,
+    /// The twin with Unicode classes, compiled at the first non-ASCII haystack when an ASCII engine exists
+    /// (its automaton is large — sshd's `Failed ...` twin took most of the filter's start-up); `None`
+    /// inside when it does not compile (a size limit), and the exact engine answers then.
+    unicode: std::sync::OnceLock<Option<regex::Regex>>,
     /// The twin without Unicode classes, for ASCII haystacks (see `pyre::ascii_twin`).
     pub ascii: Option<super::pyre::Ascii>,
     /// Where each original group (index - 1) is in the twin.
@@ -109,6 +114,13 @@ impl Probe {
     }
 }
 
+fn compile_unicode(text: &str) -> Option<regex::Regex> {
+    regex::RegexBuilder::new(text)
+        .size_limit(32 << 20)
+        .build()
+        .ok()
+}
+
 impl Twin {
     /// The twin of a translated pattern, `None` when it has no exact twin (see the module doc).
     pub fn new(translated: &str) -> Option<Twin> {
@@ -123,18 +135,34 @@ impl Twin {
         };
         let mut text = String::new();
         b.emit(vec![Item::Expr(&tree.expr)], &mut HashMap::new(), &mut text)?;
-        let re = regex::RegexBuilder::new(&text)
-            .size_limit(32 << 20)
-            .build()
-            .ok()?;
+        let ascii = super::pyre::ascii_twin(&text);
+        let unicode = std::sync::OnceLock::new();
+        // The twin must be a valid pattern: checked by parsing when its compilation can wait, else by
+        // compiling it now.
+        match &ascii {
+            Some(_) => {
+                regex_syntax::Parser::new().parse(&text).ok()?;
+            }
+            None => {
+                let _ = unicode.set(Some(compile_unicode(&text)?));
+            }
+        }
         let mut groups = b.groups;
         groups.resize(count_groups(&tree.expr), Vec::new());
         Some(Twin {
-            ascii: super::pyre::ascii_twin(&text),
-            re,
+            text,
+            unicode,
+            ascii,
             groups,
             checks: b.checks,
         })
+    }
+
+    /// The twin with Unicode classes (for haystacks that are not ASCII); `None` when it does not compile.
+    pub fn unicode(&self) -> Option<&regex::Regex> {
+        self.unicode
+            .get_or_init(|| compile_unicode(&self.text))
+            .as_ref()
     }
 
     /// Whether the twin's match (group spans by twin index) passes every check.
