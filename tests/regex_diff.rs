@@ -514,6 +514,8 @@ const CLI_CASES: &[&[&str]] = &[
     &["-d", "TAI64N", "-o", "row", "@400000006a2a3f3b00000000 h x: a 192.0.2.1", "a <HOST>$"],
     &["-d", "EPOCH", "-o", "<time>", "1795480000 h x: a 192.0.2.1", "a <HOST>$"],
     &["-L", "-1", "a", "<HOST>"],
+    // Python's re refuses a group name defined twice (fancy-regex would take it).
+    &["x y 192.0.2.1", "(?P<a>x) (?P<a>y) <HOST>"],
     &["a 192.0.2.1", "no id group"],
     &["--print-all-missed", "--print-all-ignored", "-v", "{log}", "sshd"],
     &["--print-all-matched", "-L", "5", "{log}", "sshd[mode=aggressive]"],

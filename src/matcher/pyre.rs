@@ -9,7 +9,10 @@
 use super::twin::Twin;
 use regex_automata::dfa::{dense, Automaton, StartKind};
 use regex_automata::nfa::thompson::{self, backtrack, backtrack::BoundedBacktracker};
-use regex_automata::util::{primitives::NonMaxUsize, start, syntax};
+use regex_automata::util::{
+    primitives::{NonMaxUsize, StateID},
+    start, syntax,
+};
 use regex_automata::{Anchored, Input};
 use rustc_hash::FxHashMap;
 use std::fmt;
@@ -145,6 +148,69 @@ fn translate_group_open(chars: &[char], i: usize, out: &mut String) -> usize {
     }
     out.push('(');
     i + 1
+}
+
+/// Python's `re` refuses a group name used twice; fancy-regex accepts it (the later group wins), so the
+/// check is ours. The error is Python's, with its numbers: capturing groups counted from 1 in the order
+/// they open, and the position (in characters) of the repeated name.
+fn redefined_group(py: &str) -> Option<CompileError> {
+    let chars: Vec<char> = py.chars().collect();
+    let mut names: Vec<(String, usize)> = Vec::new();
+    let mut groups = 0usize;
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 2,
+            '[' => i = class_end_py(&chars, i),
+            '(' if chars.get(i + 1) != Some(&'?') => {
+                groups += 1;
+                i += 1;
+            }
+            '(' if chars.get(i + 2) == Some(&'P') && chars.get(i + 3) == Some(&'<') => {
+                groups += 1;
+                let start = i + 4;
+                let end = start + chars[start..].iter().position(|&c| c == '>')?;
+                let name: String = chars[start..end].iter().collect();
+                if let Some((_, was)) = names.iter().find(|(n, _)| *n == name) {
+                    return Some(CompileError(format!(
+                        "redefinition of group name '{name}' as group {groups}; was group {was} at \
+                         position {start}"
+                    )));
+                }
+                names.push((name, groups));
+                i = end + 1;
+            }
+            // `(?#...)`: a comment, skipped to its `)` (it may hold any character).
+            '(' if chars.get(i + 2) == Some(&'#') => {
+                i += chars[i..]
+                    .iter()
+                    .position(|&c| c == ')')
+                    .unwrap_or(chars.len() - i)
+                    + 1;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The index after the class opened at `chars[i] == '['` (Python rules: a `]` first is a member).
+fn class_end_py(chars: &[char], mut i: usize) -> usize {
+    i += 1;
+    if chars.get(i) == Some(&'^') {
+        i += 1;
+    }
+    if chars.get(i) == Some(&']') {
+        i += 1;
+    }
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 2,
+            ']' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    i
 }
 
 /// Translates `{`: a valid quantifier stays (`{,n}` → `{0,n}`), anything else is a literal brace as in
@@ -299,6 +365,9 @@ impl Spans {
 impl PyRegex {
     /// Translates and compiles a Python pattern.
     pub fn new(py: &str, dollar: Dollar, backtrack_limit: usize) -> Result<PyRegex, CompileError> {
+        if let Some(e) = redefined_group(py) {
+            return Err(e);
+        }
         let translated = translate(py, dollar);
         Self::compile_translated(&translated, backtrack_limit)
     }
@@ -482,7 +551,8 @@ impl PyRegex {
                 let twin = &c.twin;
                 let possible = match (&twin.ascii, hay.is_ascii()) {
                     (Some(re), true) => re.re.is_match(hay.as_bytes()),
-                    _ => twin.re.is_match(hay),
+                    // Without a twin engine for this haystack the exact one decides.
+                    _ => twin.unicode().map_or(true, |re| re.is_match(hay)),
                 };
                 if !possible {
                     return Ok(false);
@@ -526,7 +596,7 @@ fn checked_search(twin: &Twin, hay: &str, spans: &mut Spans) -> Option<bool> {
         twin.fill(|i| scratch.get(i), &mut spans.spans);
         return Some(true);
     }
-    let re = &twin.re;
+    let re = twin.unicode()?;
     let locs = match &mut spans.locs {
         Some(l) if l.len() == re.captures_len() => l,
         slot => slot.insert(re.capture_locations()),
@@ -584,7 +654,7 @@ pub struct Ascii {
     /// A fully built DFA for [`Ascii::match_end`], made on its first call (only the prefregex heads that
     /// find where the content starts ask, on every line); `None` when the pattern is not anchored at the
     /// start or its DFA would be large.
-    dense: std::sync::OnceLock<Option<dense::DFA<Vec<u32>>>>,
+    dense: std::sync::OnceLock<Option<(dense::DFA<Vec<u32>>, StateID)>>,
 }
 
 /// Lookups before the memo judges its hit rate, and the rate it needs (hits × 4 ≥ lookups) to stay on.
@@ -604,14 +674,10 @@ impl Ascii {
     /// crate's lazy DFA pays for its generality there (start-state lookup, cache, strategy dispatch): a
     /// dense DFA walked byte by byte takes half the time.
     fn match_end(&self, hay: &[u8]) -> Option<usize> {
-        let Some(dfa) = self.dense().as_ref() else {
+        let Some((dfa, start)) = self.dense().as_ref() else {
             return self.re.find(hay).map(|m| m.end());
         };
-        // An anchored start state for the start of the haystack cannot fail to exist (built with
-        // `StartKind::Anchored`); if it did, the regex crate answers.
-        let Ok(mut sid) = dfa.start_state(&start::Config::new().anchored(Anchored::Yes)) else {
-            return self.re.find(hay).map(|m| m.end());
-        };
+        let mut sid = *start;
         let mut end = None;
         for (i, &b) in hay.iter().enumerate() {
             sid = dfa.next_state(sid, b);
@@ -633,12 +699,14 @@ impl Ascii {
         end
     }
 
-    fn dense(&self) -> &Option<dense::DFA<Vec<u32>>> {
+    /// The DFA of [`Ascii::match_end`] and its anchored start state (at the start of a haystack: the
+    /// same for every line, so it is looked up once).
+    fn dense(&self) -> &Option<(dense::DFA<Vec<u32>>, StateID)> {
         self.dense.get_or_init(|| {
             // The backtracker's automaton (the same settings as `regex::bytes` without Unicode); it exists
             // only for a pattern anchored at the start, where an anchored walk is the leftmost search.
             let nfa = self.backtracker()?.get_nfa();
-            dense::Builder::new()
+            let dfa = dense::Builder::new()
                 .configure(
                     dense::DFA::config()
                         .start_kind(StartKind::Anchored)
@@ -646,7 +714,11 @@ impl Ascii {
                         .determinize_size_limit(Some(4 * DENSE_LIMIT)),
                 )
                 .build_from_nfa(nfa)
-                .ok()
+                .ok()?;
+            let start = dfa
+                .start_state(&start::Config::new().anchored(Anchored::Yes))
+                .ok()?;
+            Some((dfa, start))
         })
     }
 
@@ -896,6 +968,22 @@ mod tests {
         // Non-ASCII text takes the Unicode engine: `\w` matches `é`.
         let g = groups(r"^(?P<u>\w+) x", Dollar::SingleLine, "José x\n");
         assert_eq!(g.expect("matches")[1].as_deref(), Some("José"));
+    }
+
+    #[test]
+    fn redefined_group_names_are_python_errors() {
+        let err = |py: &str| redefined_group(py).map(|e| e.0);
+        // The reference: `re.compile("(?P<a>x) (?P<a>y)")`.
+        assert_eq!(
+            err("(?P<a>x) (?P<a>y)").as_deref(),
+            Some("redefinition of group name 'a' as group 2; was group 1 at position 13")
+        );
+        assert_eq!(
+            err(r"(x)(?:y)(?P<n>z)[(?P<n>]\((?P<m>.)(?#(?P<n>)(?P<n>w)").as_deref(),
+            Some("redefinition of group name 'n' as group 4; was group 2 at position 48")
+        );
+        assert_eq!(err("(?P<a>x)(?P=a)(?P<b>y)"), None);
+        assert!(PyRegex::new("(?P<a>x)|(?P<a>y)", Dollar::Exact, BACKTRACK_LIMIT).is_err());
     }
 
     #[test]
