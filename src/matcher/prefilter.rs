@@ -552,7 +552,7 @@ fn group_end(chars: &[char], start: usize) -> Option<usize> {
 }
 
 /// Index of the `]` closing the class opened at `start` (Python rules: a leading `]` is literal).
-fn class_end(chars: &[char], start: usize) -> Option<usize> {
+pub(super) fn class_end(chars: &[char], start: usize) -> Option<usize> {
     let mut i = start + 1;
     if chars.get(i) == Some(&'^') {
         i += 1;

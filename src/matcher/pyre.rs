@@ -161,7 +161,7 @@ fn redefined_group(py: &str) -> Option<CompileError> {
     while i < chars.len() {
         match chars[i] {
             '\\' => i += 2,
-            '[' => i = class_end_py(&chars, i),
+            '[' => i = super::prefilter::class_end(&chars, i).map_or(chars.len(), |e| e + 1),
             '(' if chars.get(i + 1) != Some(&'?') => {
                 groups += 1;
                 i += 1;
@@ -192,25 +192,6 @@ fn redefined_group(py: &str) -> Option<CompileError> {
         }
     }
     None
-}
-
-/// The index after the class opened at `chars[i] == '['` (Python rules: a `]` first is a member).
-fn class_end_py(chars: &[char], mut i: usize) -> usize {
-    i += 1;
-    if chars.get(i) == Some(&'^') {
-        i += 1;
-    }
-    if chars.get(i) == Some(&']') {
-        i += 1;
-    }
-    while i < chars.len() {
-        match chars[i] {
-            '\\' => i += 2,
-            ']' => return i + 1,
-            _ => i += 1,
-        }
-    }
-    i
 }
 
 /// Translates `{`: a valid quantifier stays (`{,n}` → `{0,n}`), anything else is a literal brace as in
