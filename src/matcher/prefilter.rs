@@ -64,31 +64,50 @@ pub enum Phase1 {
     Some(Candidates),
 }
 
-/// The failregexes that may match one buffer.
+/// The failregexes that may match one buffer. Made for every line that reaches phase two: up to 128
+/// failregexes (every shipped filter) it is a bit set and allocates nothing.
 #[derive(Debug, Clone)]
 pub struct Candidates {
-    bits: Vec<bool>,
+    len: usize,
+    bits: Bits,
+}
+
+#[derive(Debug, Clone)]
+enum Bits {
+    Small(u128),
+    Large(Vec<bool>),
 }
 
 impl Candidates {
+    /// Failregex `i` of `len` is a candidate when `f(i)`.
+    fn from_fn(len: usize, mut f: impl FnMut(usize) -> bool) -> Candidates {
+        let bits = if len <= 128 {
+            Bits::Small((0..len).filter(|&i| f(i)).fold(0, |b, i| b | 1 << i))
+        } else {
+            Bits::Large((0..len).map(f).collect())
+        };
+        Candidates { len, bits }
+    }
+
     /// All failregexes are candidates.
     pub fn all(n: usize) -> Candidates {
-        Candidates {
-            bits: vec![true; n],
-        }
+        Candidates::from_fn(n, |_| true)
     }
 
     /// Keeps only the candidates of both.
-    pub fn and(mut self, other: &Candidates) -> Candidates {
-        for (i, b) in self.bits.iter_mut().enumerate() {
-            *b = *b && other.may_match(i);
-        }
-        self
+    pub fn and(self, other: &Candidates) -> Candidates {
+        Candidates::from_fn(self.len, |i| self.may_match(i) && other.may_match(i))
     }
 
     /// Whether failregex `i` may match (unknown indices: yes).
     pub fn may_match(&self, i: usize) -> bool {
-        self.bits.get(i).copied().unwrap_or(true)
+        if i >= self.len {
+            return true;
+        }
+        match &self.bits {
+            Bits::Small(b) => b >> i & 1 == 1,
+            Bits::Large(v) => v.get(i).copied().unwrap_or(true),
+        }
     }
 }
 
@@ -220,26 +239,37 @@ impl Prefilter {
         if buf.is_ascii() {
             if let Some(set) = self.ascii_set() {
                 let m = set.matches(buf.as_bytes());
-                let bits = (0..set.len()).map(|i| m.matched(i)).collect();
-                return Some(Candidates { bits });
+                return Some(Candidates::from_fn(set.len(), |i| m.matched(i)));
             }
         }
         let set = self.unicode_set()?;
         let m = set.matches(buf);
-        let bits = (0..set.len()).map(|i| m.matched(i)).collect();
-        Some(Candidates { bits })
+        Some(Candidates::from_fn(set.len(), |i| m.matched(i)))
     }
 
     /// The candidates for `buf`.
     pub fn candidates(&self, buf: &str) -> Candidates {
         let starts = self.starts();
-        let mut bits = vec![false; self.prefixes.len()];
-        for &i in starts.possible(buf) {
-            if let Some(b) = bits.get_mut(i) {
-                *b = self.prefix_match(starts, i, buf) != Some(Prefix::No);
+        let len = self.prefixes.len();
+        let fits = |i: usize| self.prefix_match(starts, i, buf) != Some(Prefix::No);
+        let bits = if len <= 128 {
+            let mut b = 0u128;
+            for &i in starts.possible(buf) {
+                if fits(i) {
+                    b |= 1 << i;
+                }
             }
-        }
-        Candidates { bits }
+            Bits::Small(b)
+        } else {
+            let mut v = vec![false; len];
+            for &i in starts.possible(buf) {
+                if let Some(x) = v.get_mut(i) {
+                    *x = fits(i);
+                }
+            }
+            Bits::Large(v)
+        };
+        Candidates { len, bits }
     }
 
     /// What the prefixes alone tell of `buf`, the failregexes' own buffer. [`Phase1Prefix::Nothing`]: no
@@ -794,6 +824,20 @@ mod tests {
         // A one-byte literal fits a longer buffer.
         assert!(p.candidates("b1\n").may_match(6));
         assert!(!p.candidates("c1\n").may_match(6));
+    }
+
+    #[test]
+    fn candidates_beyond_the_bit_set() {
+        for n in [10usize, 128, 129, 300] {
+            let c = Candidates::from_fn(n, |i| i % 3 == 0);
+            for i in 0..n {
+                assert_eq!(c.may_match(i), i % 3 == 0, "{n} {i}");
+            }
+            // Unknown indices may match.
+            assert!(c.may_match(n + 1));
+            let both = c.and(&Candidates::from_fn(n, |i| i % 2 == 0));
+            assert!(both.may_match(0) && !both.may_match(3) && !both.may_match(2));
+        }
     }
 
     #[test]
