@@ -951,6 +951,16 @@ mod tests {
         assert_eq!(g.expect("matches")[1].as_deref(), Some("José"));
     }
 
+    /// The ASCII engine of a test pattern; its parts for anchored patterns (the backtracker the memo runs,
+    /// the head DFA) exist exactly when the pattern starts with `^`.
+    fn test_engine(pattern: &str) -> Ascii {
+        let ascii = ascii_twin(pattern).expect("compiles");
+        let anchored = pattern.starts_with('^');
+        assert_eq!(ascii.backtracker().is_some(), anchored, "{pattern}");
+        assert_eq!(ascii.dense().is_some(), anchored, "{pattern}");
+        ascii
+    }
+
     #[test]
     fn redefined_group_names_are_python_errors() {
         let err = |py: &str| redefined_group(py).map(|e| e.0);
@@ -993,12 +1003,7 @@ mod tests {
             (r"b+", &["abbc", "c"]),
         ];
         for (pattern, hays) in cases {
-            let ascii = ascii_twin(pattern).expect("compiles");
-            assert_eq!(
-                ascii.dense().is_some(),
-                pattern.starts_with('^'),
-                "{pattern}"
-            );
+            let ascii = test_engine(pattern);
             for hay in *hays {
                 assert_eq!(
                     ascii.match_end(hay.as_bytes()),
@@ -1045,12 +1050,7 @@ mod tests {
             (r"(?P<a>\d+)-(\d+)?", &["x 12-", "1-2", "none"]),
         ];
         for (pattern, hays) in cases {
-            let ascii = ascii_twin(pattern).expect("compiles");
-            assert_eq!(
-                ascii.backtracker().is_some(),
-                pattern.starts_with('^'),
-                "{pattern}"
-            );
+            let ascii = test_engine(pattern);
             let mut scratch = AsciiScratch::default();
             let mut locs = ascii.re.capture_locations();
             // Twice over, so the second round is served by the memo where it is on.
