@@ -15,7 +15,7 @@ use super::date::{DateDetector, LogTime, TimeContext};
 use super::faildata::{known, tuple_lines_buf, FailData, FailValue, Key, TupleLine};
 use super::failregex::{Regex, RegexError, RegexOptions};
 use super::ipdns::{DnsNote, DnsResolver, IPAddr, CIDR_RAW, CIDR_UNSPEC, FAM_IPV4, FAM_IPV6};
-use super::prefilter::{Phase1Prefix, Prefilter};
+use super::prefilter::{Candidates, Phase1Prefix, Prefilter};
 use super::pyre::BACKTRACK_LIMIT;
 
 /// One failure found in a line: `[failRegexIndex, fid, date, fail]` of `Filter.findFailure`.
@@ -132,6 +132,9 @@ pub struct Filter {
     failregex: Vec<Regex>,
     ignoreregex: Vec<Regex>,
     prefilter: Prefilter,
+    /// What phase one's prefix checks said of the current line's content (the prefregex's `content`),
+    /// kept for phase two, which checks the same buffer.
+    phase1_candidates: Option<Candidates>,
     /// The prefregex ends with `<F-CONTENT>...</F-CONTENT>$`.
     content_at_end: bool,
     find_time: i64,
@@ -181,6 +184,7 @@ impl Filter {
             failregex: Vec::new(),
             ignoreregex: Vec::new(),
             prefilter: Prefilter::default(),
+            phase1_candidates: None,
             content_at_end: false,
             find_time: 600,
             max_lines: 1,
@@ -658,6 +662,7 @@ impl Filter {
         }
         // Phase one (see prefilter.rs): when no failregex can match, only the prefregex's match state is
         // needed (fail2ban-regex counts it), not its groups.
+        self.phase1_candidates = None;
         let whole_line = self.max_lines == 1 && (self.prefregex.is_none() || self.content_at_end);
         let anchored = whole_line.then(|| self.anchored_phase_one(run)).flatten();
         if anchored == Some(true) {
@@ -716,7 +721,19 @@ impl Filter {
             stale = false;
         }
         let candidates = (self.max_lines == 1).then(|| {
-            let prefix = self.prefilter.candidates(&run.buf);
+            // Phase one checked the prefixes on this very content, unless a group merging into
+            // `content` made it another text.
+            let prefix = match self.phase1_candidates.take() {
+                Some(c)
+                    if !self
+                        .prefregex
+                        .as_ref()
+                        .is_some_and(|p| p.merges_into("content")) =>
+                {
+                    c
+                }
+                _ => self.prefilter.candidates(&run.buf),
+            };
             // The set's answer per failregex costs an overlapping scan of the whole line (~6k instructions
             // on an auth.log line, more than the regex-crate searches it could spare); it pays only when
             // it may spare a backtracking (fancy-regex) search.
@@ -734,10 +751,13 @@ impl Filter {
                 None => prefix,
             }
         });
-        for i in 0..self.failregex.len() {
-            if candidates.as_ref().is_some_and(|c| !c.may_match(i)) {
-                continue;
-            }
+        let n = self.failregex.len();
+        let mut next = 0;
+        while let Some(i) = match &candidates {
+            Some(c) => c.next_from(next, n),
+            None => (next < n).then_some(next),
+        } {
+            next = i + 1;
             if stale {
                 let lines = match &run.cur {
                     Current::Org => run.org,
@@ -778,11 +798,17 @@ impl Filter {
             },
         };
         let content = run.buf.get(start..)?;
-        match self.prefilter.by_prefix(content) {
+        // The failregexes' buffer to be: the prefregex's `content` and the final newline.
+        let (verdict, candidates) = self.prefilter.by_prefix_with_candidates(content);
+        match verdict {
             Phase1Prefix::Nothing => {}
-            Phase1Prefix::Likely => return Some(false),
+            Phase1Prefix::Likely => {
+                self.phase1_candidates = Some(candidates);
+                return Some(false);
+            }
             Phase1Prefix::Unknown => {
                 if self.prefilter.anchored_may_match(content)? {
+                    self.phase1_candidates = Some(candidates);
                     return Some(false);
                 }
             }

@@ -99,6 +99,29 @@ impl Candidates {
         Candidates::from_fn(self.len, |i| self.may_match(i) && other.may_match(i))
     }
 
+    /// The first candidate at or after `i` (below `len`; an index past the set is its own answer, as
+    /// unknown indices may match). Walks the set bits: phase two visits the 1–3 candidates of a line,
+    /// not all ~25 failregexes of a filter.
+    pub fn next_from(&self, i: usize, len: usize) -> Option<usize> {
+        if i >= len {
+            return None;
+        }
+        if i >= self.len {
+            return Some(i);
+        }
+        match &self.bits {
+            Bits::Small(b) => {
+                let rest = b.checked_shr(i as u32).unwrap_or(0);
+                if rest == 0 {
+                    (self.len < len).then_some(self.len)
+                } else {
+                    Some(i + rest.trailing_zeros() as usize)
+                }
+            }
+            Bits::Large(v) => (i..len).find(|&j| v.get(j).copied().unwrap_or(true)),
+        }
+    }
+
     /// Whether failregex `i` may match (unknown indices: yes).
     pub fn may_match(&self, i: usize) -> bool {
         if i >= self.len {
@@ -164,7 +187,7 @@ impl Prefilter {
     /// few characters instead of reading the whole line. (Asking which ones match costs an overlapping
     /// scan, measured dearer than the searches it spares.)
     pub fn anchored_may_match(&self, buf: &str) -> Option<bool> {
-        if buf.is_ascii() {
+        if super::pyre::is_ascii(buf.as_bytes()) {
             let set = self.anchored_ascii_set.get_or_init(|| {
                 regex::bytes::RegexSetBuilder::new(self.anchored()?)
                     .unicode(false)
@@ -225,7 +248,7 @@ impl Prefilter {
     /// Whether any relaxed failregex matches somewhere in `buf` (`None` without a set). Cheap: the set's
     /// literal prefilter and an early stop apply here, not in [`Prefilter::set_matches`].
     pub fn set_may_match(&self, buf: &str) -> Option<bool> {
-        if buf.is_ascii() {
+        if super::pyre::is_ascii(buf.as_bytes()) {
             if let Some(set) = self.ascii_set() {
                 return Some(set.is_match(buf.as_bytes()));
             }
@@ -236,7 +259,7 @@ impl Prefilter {
     /// The failregexes whose relaxed form matches somewhere in `buf` (an overlapping scan of the whole
     /// buffer; `None` without a set).
     pub fn set_matches(&self, buf: &str) -> Option<Candidates> {
-        if buf.is_ascii() {
+        if super::pyre::is_ascii(buf.as_bytes()) {
             if let Some(set) = self.ascii_set() {
                 let m = set.matches(buf.as_bytes());
                 return Some(Candidates::from_fn(set.len(), |i| m.matched(i)));
@@ -277,16 +300,39 @@ impl Prefilter {
     /// `Received disconnect from `) starts it, so one most likely matches and a set's scan of the whole
     /// buffer would only repeat the searches' work; else `Unknown`.
     pub fn by_prefix(&self, buf: &str) -> Phase1Prefix {
+        self.by_prefix_with_candidates(buf).0
+    }
+
+    /// [`Prefilter::by_prefix`] with what [`Prefilter::candidates`] says of the same buffer, found by the
+    /// same prefix checks.
+    pub fn by_prefix_with_candidates(&self, buf: &str) -> (Phase1Prefix, Candidates) {
         let starts = self.starts();
+        let len = self.prefixes.len();
         let mut verdict = Phase1Prefix::Nothing;
+        let mut small = 0u128;
+        let mut large = (len > 128).then(|| vec![false; len]);
         for &i in starts.possible(buf) {
-            match self.prefix_match(starts, i, buf) {
-                Some(Prefix::No) => {}
-                Some(Prefix::Yes(len)) if len >= LIKELY_PREFIX => return Phase1Prefix::Likely,
-                _ => verdict = Phase1Prefix::Unknown,
+            let found = self.prefix_match(starts, i, buf);
+            match found {
+                Some(Prefix::No) => continue,
+                Some(Prefix::Yes(n)) if n >= LIKELY_PREFIX => verdict = Phase1Prefix::Likely,
+                _ if verdict == Phase1Prefix::Nothing => verdict = Phase1Prefix::Unknown,
+                _ => {}
+            }
+            match &mut large {
+                Some(v) => {
+                    if let Some(x) = v.get_mut(i) {
+                        *x = true;
+                    }
+                }
+                None => small |= 1 << i,
             }
         }
-        verdict
+        let bits = match large {
+            Some(v) => Bits::Large(v),
+            None => Bits::Small(small),
+        };
+        (verdict, Candidates { len, bits })
     }
 
     fn starts(&self) -> &Starts {
@@ -816,9 +862,21 @@ mod tests {
             "b1\n",
         ] {
             let c = p.candidates(buf);
+            let (verdict, with) = p.by_prefix_with_candidates(buf);
+            assert_eq!(verdict, p.by_prefix(buf), "{buf:?}");
+            // Walking the set bits visits exactly the candidates, in order.
+            let mut walked = Vec::new();
+            let mut next = 0;
+            while let Some(i) = c.next_from(next, res.len()) {
+                walked.push(i);
+                next = i + 1;
+            }
+            let expected: Vec<usize> = (0..res.len()).filter(|&i| c.may_match(i)).collect();
+            assert_eq!(walked, expected, "{buf:?}");
             for i in 0..res.len() {
                 let naive = p.prefix_match(starts, i, buf) != Some(Prefix::No);
                 assert_eq!(c.may_match(i), naive, "{buf:?} failregex {i}");
+                assert_eq!(with.may_match(i), naive, "{buf:?} failregex {i}");
             }
         }
         // A one-byte literal fits a longer buffer.
@@ -832,7 +890,11 @@ mod tests {
             let c = Candidates::from_fn(n, |i| i % 3 == 0);
             for i in 0..n {
                 assert_eq!(c.may_match(i), i % 3 == 0, "{n} {i}");
+                assert_eq!(c.next_from(i, n), (i..n).find(|j| j % 3 == 0), "{n} {i}");
             }
+            // Indices past the set (failregexes added since) are candidates.
+            assert_eq!(c.next_from(n, n + 2), Some(n));
+            assert_eq!(c.next_from(n + 2, n + 2), None);
             // Unknown indices may match.
             assert!(c.may_match(n + 1));
             let both = c.and(&Candidates::from_fn(n, |i| i % 2 == 0));

@@ -468,7 +468,7 @@ impl PyRegex {
         spans: &mut Spans,
     ) -> Result<bool, BacktrackLimit> {
         spans.spans.clear();
-        if let (Some(re), true) = (&self.ascii, hay.is_ascii()) {
+        if let (Some(re), true) = (&self.ascii, is_ascii(hay.as_bytes())) {
             if !re.captures(hay.as_bytes(), end, &mut spans.ascii) {
                 return Ok(false);
             }
@@ -511,7 +511,7 @@ impl PyRegex {
     /// The end of the leftmost-first match (no group extraction). Only for regular patterns: `None`
     /// for fancy-regex ones as well as when nothing matches, so callers check [`PyRegex::is_regular`].
     pub fn match_end(&self, hay: &str) -> Option<usize> {
-        if let (Some(re), true) = (&self.ascii, hay.is_ascii()) {
+        if let (Some(re), true) = (&self.ascii, is_ascii(hay.as_bytes())) {
             return re.match_end(hay.as_bytes());
         }
         match &self.engine {
@@ -522,7 +522,7 @@ impl PyRegex {
 
     /// Whether the pattern matches anywhere (no group extraction).
     pub fn is_match(&self, hay: &str) -> Result<bool, BacktrackLimit> {
-        if let (Some(re), true) = (&self.ascii, hay.is_ascii()) {
+        if let (Some(re), true) = (&self.ascii, is_ascii(hay.as_bytes())) {
             return Ok(re.re.is_match(hay.as_bytes()));
         }
         match &self.engine {
@@ -530,7 +530,7 @@ impl PyRegex {
             Engine::Fancy(re) => re.is_match(hay).map_err(|_| BacktrackLimit),
             Engine::Checked(c) => {
                 let twin = &c.twin;
-                let possible = match (&twin.ascii, hay.is_ascii()) {
+                let possible = match (&twin.ascii, is_ascii(hay.as_bytes())) {
                     (Some(re), true) => re.re.is_match(hay.as_bytes()),
                     // Without a twin engine for this haystack the exact one decides.
                     _ => twin.unicode().map_or(true, |re| re.is_match(hay)),
@@ -566,7 +566,7 @@ fn fancy_search(
 /// original groups' spans filled in), `None` when only the exact engine can tell.
 fn checked_search(twin: &Twin, hay: &str, spans: &mut Spans) -> Option<bool> {
     spans.spans.clear();
-    if let (Some(re), true) = (&twin.ascii, hay.is_ascii()) {
+    if let (Some(re), true) = (&twin.ascii, is_ascii(hay.as_bytes())) {
         if !re.captures(hay.as_bytes(), None, &mut spans.ascii) {
             return Some(false);
         }
@@ -591,6 +591,25 @@ fn checked_search(twin: &Twin, hay: &str, spans: &mut Spans) -> Option<bool> {
     }
     twin.fill(|i| locs.get(i), &mut spans.spans);
     Some(true)
+}
+
+/// Whether `bytes` is all ASCII: `[u8]::is_ascii`, four words per step. Every regex of a line asks
+/// (to pick its ASCII engine), and the standard one, a word per step with an unaligned head, was ~130
+/// instructions on an auth.log line.
+#[inline]
+pub fn is_ascii(bytes: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or([0x80; 8]));
+    let mut chunks = bytes.chunks_exact(32);
+    let mut acc = 0;
+    for c in &mut chunks {
+        acc |= word(&c[..8]) | word(&c[8..16]) | word(&c[16..24]) | word(&c[24..]);
+    }
+    let mut rest = chunks.remainder().chunks_exact(8);
+    for c in &mut rest {
+        acc |= word(c);
+    }
+    acc & HIGH == 0 && rest.remainder().is_ascii()
 }
 
 /// The pattern compiled without Unicode support, on bytes. On an ASCII haystack it gives exactly the
@@ -624,8 +643,17 @@ static NEXT_ASCII_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::Atomic
 /// whose bytes up to and including the one after the match (a look-around may read it) fall in the same
 /// classes get the same spans. A prefregex head like `... sshd[6582]: ` has few shapes — process ids
 /// have 3 to 7 digits, host names repeat — so most lines take the spans from the memo after the DFA pass.
-/// A pattern whose matches rarely share a shape (a failregex reading user names and addresses) turns
-/// the memo off after a trial and takes the `regex` crate's route.
+/// A failregex reading user names and addresses sees fewer repeats, yet after a few thousand lines most
+/// of its matches are shapes it has seen.
+///
+/// A second memo is keyed by the classes of the whole haystack, which decide the whole answer (whether
+/// there is a match, and all its spans) without the DFA pass: a failregex's buffer is the content after
+/// the prefregex (`Failed password for root from 44.23.132.97 port 58427 ssh2`), whose shape repeats as
+/// often as its match's. It also remembers "no match", sparing the DFA pass of a failregex that shares
+/// a long prefix with the one that matches (sshd's two `Received disconnect from` regexes).
+///
+/// Either memo turns itself off after a trial with few hits (a failregex whose buffer goes on past the
+/// match with a key fingerprint never repeats its whole shape), and stops learning at its byte budget.
 #[derive(Debug, Clone)]
 pub struct Ascii {
     pub re: regex::bytes::Regex,
@@ -638,14 +666,24 @@ pub struct Ascii {
     dense: std::sync::OnceLock<Option<(dense::DFA<Vec<u32>>, StateID)>>,
 }
 
-/// Lookups before the memo judges its hit rate, and the rate it needs (hits × 4 ≥ lookups) to stay on.
-const MEMO_TRIAL: u32 = 64;
-/// Heap bytes an engine's memo may hold (keys and slots): beyond this it stops learning and still serves
-/// what it knows. ~25 engines of a large filter stay within a few MiB whatever the log holds.
-const MEMO_BYTES: usize = 192 << 10;
+/// Lookups before the memo judges its hit rate, and the rate it needs (hits × 8 ≥ lookups) to stay on.
+/// A failregex reading user names and addresses sees a new shape on most of its first lines and on a
+/// tenth of them once it has seen a few thousand (sshd's `Failed ...` on the benchmark's log), so a
+/// short trial would wrongly give up on it.
+const MEMO_TRIAL: u64 = 1024;
+/// Heap bytes an engine's match-shape memo may hold (keys, slots and the table's overhead): beyond this it
+/// stops learning and still serves what it knows.
+const MEMO_BYTES: usize = 512 << 10;
+/// The same for the whole-haystack memo. With both full, the ~25 engines of a large filter hold ~20 MiB
+/// at most whatever the log holds; a log with few repeats turns them off.
+const WHOLE_BYTES: usize = 384 << 10;
+/// What an entry costs beyond its key and slots: two allocations' headers and the table's slot.
+const MEMO_ENTRY_OVERHEAD: usize = 48;
 /// Longest match the memo keeps (its key is one byte per matched byte); longer matches take the regex
-/// crate's route.
-const MEMO_SPAN_MAX: usize = 256;
+/// crate's route. Below [`NO_SLOT`], so that an offset in the match fits a byte.
+const MEMO_SPAN_MAX: usize = 254;
+/// A slot of a group that did not take part, in the memo.
+const NO_SLOT: u8 = u8::MAX;
 
 /// Most memory a DFA for [`Ascii::match_end`] may take (the sshd prefregex head's takes ~120 KiB).
 const DENSE_LIMIT: usize = 1 << 20;
@@ -726,7 +764,47 @@ impl Ascii {
                 ..AsciiScratch::default()
             };
         }
-        if !scratch.memo_off {
+        // The whole haystack's shape answers without a DFA pass; asked only when the caller has not paid
+        // for that pass already (a known `end`).
+        let whole = end.is_none() && !scratch.whole.off && self.whole_key(hay, scratch);
+        if whole {
+            if let Some(found) = scratch.whole.get(&scratch.whole_key) {
+                let Some(slots) = found else {
+                    return false;
+                };
+                decode_slots(slots, &mut scratch.slots);
+                scratch.direct = true;
+                return true;
+            }
+        }
+        let found = self.captures_after_dfa(hay, end, scratch);
+        if whole && !scratch.whole.off {
+            let slots = found.then(|| {
+                (0..self.re.captures_len())
+                    .flat_map(|i| match scratch.get(i) {
+                        // Offsets are at most the haystack's length, below MEMO_SPAN_MAX.
+                        Some((s, e)) => [s as u8, e as u8],
+                        None => [NO_SLOT; 2],
+                    })
+                    .collect::<Box<[u8]>>()
+            });
+            let size = slots.as_ref().map_or(0, |s| s.len());
+            scratch
+                .whole
+                .insert(&scratch.whole_key, slots, size, WHOLE_BYTES);
+        }
+        found
+    }
+
+    /// Group extraction by a DFA pass (unless `end` is known) and the match's shape, else the `regex`
+    /// crate's route.
+    fn captures_after_dfa(
+        &self,
+        hay: &[u8],
+        end: Option<usize>,
+        scratch: &mut AsciiScratch,
+    ) -> bool {
+        if !scratch.memo.off {
             if let Some(found) = self.captures_by_shape(hay, end, scratch) {
                 return found;
             }
@@ -739,8 +817,27 @@ impl Ascii {
         self.re.captures_read(locs, hay).is_some()
     }
 
-    /// The memo's route (see the type's doc): `None` when it does not apply (then `memo_off` may have
-    /// been set for good).
+    /// Puts the key of the whole-haystack memo in `scratch.whole_key`: the byte classes of every byte.
+    /// Whether an anchored search matches, and all its spans, are a function of them (see the type's
+    /// doc). False when the memo does not apply.
+    fn whole_key(&self, hay: &[u8], scratch: &mut AsciiScratch) -> bool {
+        let Some(bt) = self.backtracker() else {
+            scratch.whole.off = true;
+            return false;
+        };
+        if hay.len() >= MEMO_SPAN_MAX {
+            return false;
+        }
+        let classes = bt.get_nfa().byte_classes();
+        scratch.whole_key.clear();
+        scratch
+            .whole_key
+            .extend(hay.iter().map(|&b| classes.get(b)));
+        true
+    }
+
+    /// The memo's route (see the type's doc): `None` when it does not apply (then the memo may have been
+    /// turned off for good).
     fn captures_by_shape(
         &self,
         hay: &[u8],
@@ -748,7 +845,7 @@ impl Ascii {
         scratch: &mut AsciiScratch,
     ) -> Option<bool> {
         let Some(bt) = self.backtracker() else {
-            scratch.memo_off = true;
+            scratch.memo.off = true;
             return None;
         };
         let Some(end) = end.or_else(|| self.re.find(hay).map(|m| m.end())) else {
@@ -767,18 +864,10 @@ impl Ascii {
                 .iter()
                 .map(|&b| classes.get(b)),
         );
-        scratch.lookups += 1;
-        if let Some(slots) = scratch.memo.get(key.as_slice()) {
-            scratch.hits += 1;
-            scratch.slots.clear();
-            scratch.slots.extend_from_slice(slots);
+        if let Some(slots) = scratch.memo.get(&scratch.key) {
+            decode_slots(slots, &mut scratch.slots);
             scratch.direct = true;
             return Some(true);
-        }
-        if scratch.lookups >= MEMO_TRIAL && scratch.hits * 4 < scratch.lookups {
-            scratch.memo_off = true;
-            scratch.memo = FxHashMap::default();
-            scratch.memo_bytes = 0;
         }
         let cache = scratch.cache.get_or_insert_with(|| bt.create_cache());
         scratch
@@ -789,14 +878,83 @@ impl Ascii {
         // capacity (checked above), so an error cannot happen, and would mean the regex crate's route.
         bt.try_search_slots(cache, &input, &mut scratch.slots)
             .ok()??;
-        let size = scratch.key.len() + std::mem::size_of_val(scratch.slots.as_slice());
-        if !scratch.memo_off && scratch.memo_bytes + size <= MEMO_BYTES {
-            scratch.memo_bytes += size;
-            let key: Box<[u8]> = scratch.key.as_slice().into();
-            scratch.memo.insert(key, scratch.slots.as_slice().into());
+        if !scratch.memo.off {
+            // Every offset is at most `end`, below MEMO_SPAN_MAX (checked above), so it fits a byte.
+            let slots: Box<[u8]> = scratch
+                .slots
+                .iter()
+                .map(|s| s.map_or(NO_SLOT, |o| o.get() as u8))
+                .collect();
+            let size = slots.len();
+            scratch.memo.insert(&scratch.key, slots, size, MEMO_BYTES);
         }
         scratch.direct = true;
         Some(true)
+    }
+}
+
+/// Memo slots (a byte each, [`NO_SLOT`] for a group that did not take part) into backtracker slots.
+fn decode_slots(slots: &[u8], out: &mut Vec<Option<NonMaxUsize>>) {
+    out.clear();
+    out.extend(slots.iter().map(|&b| {
+        if b == NO_SLOT {
+            None
+        } else {
+            NonMaxUsize::new(usize::from(b))
+        }
+    }));
+}
+
+/// Answers by byte-class key, with the hit-rate trial and byte budget of [`MEMO_TRIAL`]. Fx-hashed: the
+/// keys are byte-class sequences of our own making, looked up on most lines, and SipHash over them was a
+/// visible share of a lookup.
+#[derive(Debug, Clone)]
+struct Memo<V> {
+    map: FxHashMap<Box<[u8]>, V>,
+    /// Heap bytes of the entries (keys, values, overhead).
+    bytes: usize,
+    lookups: u64,
+    hits: u64,
+    /// Turned off for good (and emptied) after a poor trial.
+    off: bool,
+}
+
+impl<V> Default for Memo<V> {
+    fn default() -> Self {
+        Memo {
+            map: FxHashMap::default(),
+            bytes: 0,
+            lookups: 0,
+            hits: 0,
+            off: false,
+        }
+    }
+}
+
+impl<V> Memo<V> {
+    /// The answer remembered for `key`. Past the trial, a poor hit rate turns the memo off.
+    fn get(&mut self, key: &[u8]) -> Option<&V> {
+        if self.lookups >= MEMO_TRIAL && self.hits * 8 < self.lookups {
+            *self = Memo {
+                off: true,
+                ..Memo::default()
+            };
+            return None;
+        }
+        self.lookups += 1;
+        let found = self.map.get(key);
+        self.hits += u64::from(found.is_some());
+        found
+    }
+
+    /// Remembers `value` (of `size` heap bytes) for `key`, unless that would exceed `budget`.
+    fn insert(&mut self, key: &[u8], value: V, size: usize, budget: usize) {
+        let size = key.len() + size + MEMO_ENTRY_OVERHEAD;
+        if self.off || self.bytes + size > budget {
+            return;
+        }
+        self.bytes += size;
+        self.map.insert(key.into(), value);
     }
 }
 
@@ -810,15 +968,12 @@ struct AsciiScratch {
     locs: Option<regex::bytes::CaptureLocations>,
     /// Whether the last search filled `slots` (else `locs`).
     direct: bool,
-    /// Group slots by match shape (see [`Ascii`]). Fx-hashed: the keys are byte-class sequences of our own
-    /// making, looked up on most lines, and SipHash over them was a visible share of a lookup.
-    memo: FxHashMap<Box<[u8]>, Box<[Option<NonMaxUsize>]>>,
+    /// Group slots by match shape (see [`Ascii`]).
+    memo: Memo<Box<[u8]>>,
     key: Vec<u8>,
-    /// Bytes of keys and slots in `memo`.
-    memo_bytes: usize,
-    lookups: u32,
-    hits: u32,
-    memo_off: bool,
+    /// Answers by the shape of the whole haystack: `None` no match, else the group slots.
+    whole: Memo<Option<Box<[u8]>>>,
+    whole_key: Vec<u8>,
 }
 
 impl AsciiScratch {
@@ -1085,19 +1240,23 @@ mod tests {
         for long in ["a".repeat(MEMO_SPAN_MAX + 1), "a".repeat(4 << 20)] {
             let mut scratch = AsciiScratch::default();
             assert!(ascii.captures(long.as_bytes(), None, &mut scratch));
-            assert!(!scratch.direct && scratch.memo.is_empty());
+            assert!(!scratch.direct && scratch.memo.map.is_empty() && scratch.whole.map.is_empty());
             assert_eq!(scratch.get(1), Some((0, long.len())));
         }
-        // Every match a new shape: the memo turns itself off after its trial.
-        let ascii = ascii_twin(r"^(?P<a>a+)$").expect("compiles");
+        // Every haystack a new shape: both memos turn themselves off after their trial.
+        let ascii = ascii_twin(r"^(?P<a>[a-z]*)(?P<d>[0-9]*)$").expect("compiles");
         let mut scratch = AsciiScratch::default();
-        for n in 1..=MEMO_TRIAL as usize + 1 {
-            assert!(ascii.captures("a".repeat(n).as_bytes(), None, &mut scratch));
-            assert_eq!(scratch.get(1), Some((0, n)));
+        for la in 0..40 {
+            for ld in 0..40 {
+                let hay = format!("{}{}", "x".repeat(la), "7".repeat(ld));
+                assert!(ascii.captures(hay.as_bytes(), None, &mut scratch));
+                assert_eq!(scratch.get(2), Some((la, la + ld)));
+            }
         }
-        assert!(scratch.memo_off && scratch.memo.is_empty());
-        // Many shapes, each seen twice: the memo stops learning at its byte budget (and turns itself off
-        // once new shapes keep missing), and its answers stay right throughout.
+        assert!(scratch.memo.off && scratch.memo.map.is_empty());
+        assert!(scratch.whole.off && scratch.whole.map.is_empty());
+        // Many shapes, each seen twice: the memos stop learning at their byte budgets, and the answers
+        // stay right throughout.
         let ascii = ascii_twin(r"^(?P<a>[a-z]+)(?P<d>[0-9]+)$").expect("compiles");
         let mut scratch = AsciiScratch::default();
         let mut most = 0;
@@ -1107,20 +1266,44 @@ mod tests {
                 for _ in 0..2 {
                     assert!(ascii.captures(hay.as_bytes(), None, &mut scratch));
                     assert_eq!(scratch.get(2), Some((la, la + ld)));
-                    assert!(scratch.memo_bytes <= MEMO_BYTES);
-                    most = most.max(scratch.memo_bytes);
+                    assert!(scratch.memo.bytes <= MEMO_BYTES);
+                    assert!(scratch.whole.bytes <= WHOLE_BYTES);
+                    most = most.max(scratch.whole.bytes);
                 }
             }
         }
         assert!(
-            most > MEMO_BYTES / 2,
+            most > WHOLE_BYTES / 2,
             "the memo learned up to its budget ({most} bytes)"
         );
         // A scratch of another engine is reset, not reused.
         let other = ascii_twin(r"^(?P<a>b+)$").expect("compiles");
         assert!(other.captures(b"bb", None, &mut scratch));
-        assert!(!scratch.memo_off);
+        assert!(!scratch.memo.off && !scratch.whole.off);
         assert_eq!(scratch.get(1), Some((0, 2)));
+    }
+
+    #[test]
+    fn whole_memo_remembers_answers_by_shape() {
+        let ascii = ascii_twin(r"^(?P<a>x+)(?P<b>y)?(?:z|$)").expect("compiles");
+        let mut scratch = AsciiScratch::default();
+        // The first of each shape is searched, the second taken from the memo, "no match" included.
+        for _ in 0..2 {
+            assert!(!ascii.captures(b"xxw", None, &mut scratch));
+        }
+        for _ in 0..2 {
+            assert!(ascii.captures(b"xxz-", None, &mut scratch));
+            assert_eq!((scratch.get(1), scratch.get(2)), (Some((0, 2)), None));
+        }
+        assert_eq!((scratch.whole.hits, scratch.whole.lookups), (2, 4));
+        // Same classes, same answer: `x` stands for `x` only, while `-` and `+` share a class.
+        assert!(ascii.captures(b"xxz+", None, &mut scratch));
+        assert_eq!(scratch.whole.hits, 3);
+        assert_eq!((scratch.get(0), scratch.get(2)), (Some((0, 3)), None));
+        // A known end (the caller's DFA pass) bypasses it.
+        assert!(ascii.captures(b"xxyz", Some(4), &mut scratch));
+        assert_eq!(scratch.get(2), Some((2, 3)));
+        assert_eq!(scratch.whole.lookups, 5);
     }
 
     #[test]
