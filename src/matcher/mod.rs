@@ -13,6 +13,7 @@
 //! * [`ipdns`]: failure IDs (`IPAddr`) and DNS resolution (`DNSUtils`).
 //! * [`prefilter`]: phase one, which failregexes can match a buffer at all.
 //! * [`faildata`]: the fail dict and tuple lines; [`cache`]: `Utils.Cache`.
+//! * `shape`: the regex answers [`pyre`] remembers by byte-class shape.
 
 pub mod cache;
 pub mod date;
@@ -24,6 +25,7 @@ pub mod prefilter;
 pub mod pyre;
 #[cfg(test)]
 mod samples;
+mod shape;
 pub mod tags;
 pub mod twin;
 

@@ -6,6 +6,7 @@
 //! is regular (fast, no backtracking) and with `fancy-regex` only when it needs lookaround, backreferences or
 //! conditionals, bounded by a backtracking limit.
 
+use super::shape::{Answer, ShapeMemo};
 use super::twin::Twin;
 use regex_automata::dfa::{dense, Automaton, StartKind};
 use regex_automata::nfa::thompson::{self, backtrack, backtrack::BoundedBacktracker};
@@ -14,7 +15,6 @@ use regex_automata::util::{
     start, syntax,
 };
 use regex_automata::{Anchored, Input};
-use rustc_hash::FxHashMap;
 use std::fmt;
 
 /// How `$` (outside a character class) is translated.
@@ -666,19 +666,12 @@ pub struct Ascii {
     dense: std::sync::OnceLock<Option<(dense::DFA<Vec<u32>>, StateID)>>,
 }
 
-/// Lookups before the memo judges its hit rate, and the rate it needs (hits × 8 ≥ lookups) to stay on.
-/// A failregex reading user names and addresses sees a new shape on most of its first lines and on a
-/// tenth of them once it has seen a few thousand (sshd's `Failed ...` on the benchmark's log), so a
-/// short trial would wrongly give up on it.
-const MEMO_TRIAL: u64 = 1024;
-/// Heap bytes an engine's match-shape memo may hold (keys, slots and the table's overhead): beyond this it
-/// stops learning and still serves what it knows.
+/// Heap bytes an engine's match-shape memo may hold (see `shape.rs`): beyond this it stops learning and
+/// still serves what it knows.
 const MEMO_BYTES: usize = 512 << 10;
 /// The same for the whole-haystack memo. With both full, the ~25 engines of a large filter hold ~20 MiB
 /// at most whatever the log holds; a log with few repeats turns them off.
 const WHOLE_BYTES: usize = 384 << 10;
-/// What an entry costs beyond its key and slots: two allocations' headers and the table's slot.
-const MEMO_ENTRY_OVERHEAD: usize = 48;
 /// Longest match the memo keeps (its key is one byte per matched byte); longer matches take the regex
 /// crate's route. Below [`NO_SLOT`], so that an offset in the match fits a byte.
 const MEMO_SPAN_MAX: usize = 254;
@@ -768,30 +761,31 @@ impl Ascii {
         // for that pass already (a known `end`).
         let whole = end.is_none() && !scratch.whole.off && self.whole_key(hay, scratch);
         if whole {
-            if let Some(found) = scratch.whole.get(&scratch.whole_key) {
-                let Some(slots) = found else {
-                    return false;
-                };
-                decode_slots(slots, &mut scratch.slots);
-                scratch.direct = true;
-                return true;
+            match scratch.whole.get(&scratch.whole_key) {
+                Some(Answer::NoMatch) => return false,
+                Some(Answer::Match(slots)) => {
+                    decode_slots(slots, &mut scratch.slots);
+                    scratch.direct = true;
+                    return true;
+                }
+                None => {}
             }
         }
         let found = self.captures_after_dfa(hay, end, scratch);
         if whole && !scratch.whole.off {
-            let slots = found.then(|| {
-                (0..self.re.captures_len())
-                    .flat_map(|i| match scratch.get(i) {
-                        // Offsets are at most the haystack's length, below MEMO_SPAN_MAX.
-                        Some((s, e)) => [s as u8, e as u8],
-                        None => [NO_SLOT; 2],
-                    })
-                    .collect::<Box<[u8]>>()
-            });
-            let size = slots.as_ref().map_or(0, |s| s.len());
-            scratch
-                .whole
-                .insert(&scratch.whole_key, slots, size, WHOLE_BYTES);
+            let mut encoded = std::mem::take(&mut scratch.encoded);
+            encoded.clear();
+            if found {
+                // Offsets are at most the haystack's length, below MEMO_SPAN_MAX.
+                let spans = (0..self.re.captures_len()).flat_map(|i| match scratch.get(i) {
+                    Some((s, e)) => [s as u8, e as u8],
+                    None => [NO_SLOT; 2],
+                });
+                encoded.extend(spans);
+            }
+            let value = found.then_some(encoded.as_slice());
+            scratch.whole.insert(&scratch.whole_key, value, WHOLE_BYTES);
+            scratch.encoded = encoded;
         }
         found
     }
@@ -864,7 +858,7 @@ impl Ascii {
                 .iter()
                 .map(|&b| classes.get(b)),
         );
-        if let Some(slots) = scratch.memo.get(&scratch.key) {
+        if let Some(Answer::Match(slots)) = scratch.memo.get(&scratch.key) {
             decode_slots(slots, &mut scratch.slots);
             scratch.direct = true;
             return Some(true);
@@ -880,13 +874,15 @@ impl Ascii {
             .ok()??;
         if !scratch.memo.off {
             // Every offset is at most `end`, below MEMO_SPAN_MAX (checked above), so it fits a byte.
-            let slots: Box<[u8]> = scratch
+            let slots = scratch
                 .slots
                 .iter()
-                .map(|s| s.map_or(NO_SLOT, |o| o.get() as u8))
-                .collect();
-            let size = slots.len();
-            scratch.memo.insert(&scratch.key, slots, size, MEMO_BYTES);
+                .map(|s| s.map_or(NO_SLOT, |o| o.get() as u8));
+            scratch.encoded.clear();
+            scratch.encoded.extend(slots);
+            scratch
+                .memo
+                .insert(&scratch.key, Some(&scratch.encoded), MEMO_BYTES);
         }
         scratch.direct = true;
         Some(true)
@@ -905,59 +901,6 @@ fn decode_slots(slots: &[u8], out: &mut Vec<Option<NonMaxUsize>>) {
     }));
 }
 
-/// Answers by byte-class key, with the hit-rate trial and byte budget of [`MEMO_TRIAL`]. Fx-hashed: the
-/// keys are byte-class sequences of our own making, looked up on most lines, and SipHash over them was a
-/// visible share of a lookup.
-#[derive(Debug, Clone)]
-struct Memo<V> {
-    map: FxHashMap<Box<[u8]>, V>,
-    /// Heap bytes of the entries (keys, values, overhead).
-    bytes: usize,
-    lookups: u64,
-    hits: u64,
-    /// Turned off for good (and emptied) after a poor trial.
-    off: bool,
-}
-
-impl<V> Default for Memo<V> {
-    fn default() -> Self {
-        Memo {
-            map: FxHashMap::default(),
-            bytes: 0,
-            lookups: 0,
-            hits: 0,
-            off: false,
-        }
-    }
-}
-
-impl<V> Memo<V> {
-    /// The answer remembered for `key`. Past the trial, a poor hit rate turns the memo off.
-    fn get(&mut self, key: &[u8]) -> Option<&V> {
-        if self.lookups >= MEMO_TRIAL && self.hits * 8 < self.lookups {
-            *self = Memo {
-                off: true,
-                ..Memo::default()
-            };
-            return None;
-        }
-        self.lookups += 1;
-        let found = self.map.get(key);
-        self.hits += u64::from(found.is_some());
-        found
-    }
-
-    /// Remembers `value` (of `size` heap bytes) for `key`, unless that would exceed `budget`.
-    fn insert(&mut self, key: &[u8], value: V, size: usize, budget: usize) {
-        let size = key.len() + size + MEMO_ENTRY_OVERHEAD;
-        if self.off || self.bytes + size > budget {
-            return;
-        }
-        self.bytes += size;
-        self.map.insert(key.into(), value);
-    }
-}
-
 /// The reusable state of [`Ascii::captures`], kept in a [`Spans`] (which belongs to one regex).
 #[derive(Debug, Clone, Default)]
 struct AsciiScratch {
@@ -969,11 +912,13 @@ struct AsciiScratch {
     /// Whether the last search filled `slots` (else `locs`).
     direct: bool,
     /// Group slots by match shape (see [`Ascii`]).
-    memo: Memo<Box<[u8]>>,
+    memo: ShapeMemo,
     key: Vec<u8>,
     /// Answers by the shape of the whole haystack: `None` no match, else the group slots.
-    whole: Memo<Option<Box<[u8]>>>,
+    whole: ShapeMemo,
     whole_key: Vec<u8>,
+    /// A memo value being built.
+    encoded: Vec<u8>,
 }
 
 impl AsciiScratch {
@@ -1240,7 +1185,7 @@ mod tests {
         for long in ["a".repeat(MEMO_SPAN_MAX + 1), "a".repeat(4 << 20)] {
             let mut scratch = AsciiScratch::default();
             assert!(ascii.captures(long.as_bytes(), None, &mut scratch));
-            assert!(!scratch.direct && scratch.memo.map.is_empty() && scratch.whole.map.is_empty());
+            assert!(!scratch.direct && scratch.memo.is_empty() && scratch.whole.is_empty());
             assert_eq!(scratch.get(1), Some((0, long.len())));
         }
         // Every haystack a new shape: both memos turn themselves off after their trial.
@@ -1253,8 +1198,8 @@ mod tests {
                 assert_eq!(scratch.get(2), Some((la, la + ld)));
             }
         }
-        assert!(scratch.memo.off && scratch.memo.map.is_empty());
-        assert!(scratch.whole.off && scratch.whole.map.is_empty());
+        assert!(scratch.memo.off && scratch.memo.is_empty());
+        assert!(scratch.whole.off && scratch.whole.is_empty());
         // Many shapes, each seen twice: the memos stop learning at their byte budgets, and the answers
         // stay right throughout.
         let ascii = ascii_twin(r"^(?P<a>[a-z]+)(?P<d>[0-9]+)$").expect("compiles");
@@ -1266,9 +1211,9 @@ mod tests {
                 for _ in 0..2 {
                     assert!(ascii.captures(hay.as_bytes(), None, &mut scratch));
                     assert_eq!(scratch.get(2), Some((la, la + ld)));
-                    assert!(scratch.memo.bytes <= MEMO_BYTES);
-                    assert!(scratch.whole.bytes <= WHOLE_BYTES);
-                    most = most.max(scratch.whole.bytes);
+                    assert!(scratch.memo.bytes() <= MEMO_BYTES);
+                    assert!(scratch.whole.bytes() <= WHOLE_BYTES);
+                    most = most.max(scratch.whole.bytes());
                 }
             }
         }
