@@ -7,6 +7,15 @@
 //! slot read and one arena read, usually two cache lines.
 
 use std::hash::Hasher;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Heap bytes all memos of the process may hold together. Each memo has its own budget too, but a filter
+/// has ~25 regexes and a daemon many jails: this keeps their sum well inside the 32 MiB peak RSS target
+/// whatever the logs hold (the benchmark's sshd log needs ~3 MiB).
+const ALL_MEMOS: usize = 8 << 20;
+
+/// Heap bytes held by all memos now.
+static HELD: AtomicUsize = AtomicUsize::new(0);
 
 /// Lookups before the memo judges its hit rate, and the rate it needs (hits × 8 ≥ lookups) to stay on.
 /// A failregex reading user names and addresses sees a new shape on most of its first lines and on a
@@ -17,8 +26,9 @@ pub const TRIAL: u64 = 1024;
 /// An entry's value: a match's slots (a byte each), or no match.
 pub const NO_MATCH: u8 = u8::MAX;
 
-/// Answers by key, within a byte budget (arena and slots), turned off after a poor trial.
-#[derive(Debug, Clone, Default)]
+/// Answers by key, within a byte budget (arena and slots), turned off after a poor trial. A clone starts
+/// empty (it is a cache).
+#[derive(Debug, Default)]
 pub struct ShapeMemo {
     /// `tag << 32 | (offset + 1)`, 0 for an empty slot; a power-of-two count (or none yet).
     slots: Vec<u64>,
@@ -38,17 +48,52 @@ pub enum Answer<'a> {
     Match(&'a [u8]),
 }
 
+/// What the process-wide allowance holds after taking `more` bytes, if they fit under `all`.
+fn allowance(held: usize, more: usize, all: usize) -> Option<usize> {
+    held.checked_add(more).filter(|&after| after <= all)
+}
+
 fn hash(key: &[u8]) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     h.write(key);
     h.finish()
 }
 
+impl Clone for ShapeMemo {
+    fn clone(&self) -> Self {
+        ShapeMemo::turned(self.off)
+    }
+}
+
+impl Drop for ShapeMemo {
+    fn drop(&mut self) {
+        let bytes = self.bytes();
+        // `Some` always: the closure never refuses.
+        let _ = HELD.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+            Some(held.saturating_sub(bytes))
+        });
+    }
+}
+
 impl ShapeMemo {
+    /// An empty memo, on or off.
+    fn turned(off: bool) -> ShapeMemo {
+        let mut memo = ShapeMemo::default();
+        memo.off = off;
+        memo
+    }
+
     /// Heap bytes held.
-    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.arena.capacity() + 8 * self.slots.capacity()
+    }
+
+    /// Takes `more` heap bytes from the process-wide allowance, if they are left.
+    fn take(more: usize) -> bool {
+        HELD.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+            allowance(held, more, ALL_MEMOS)
+        })
+        .is_ok()
     }
 
     #[cfg(test)]
@@ -59,10 +104,7 @@ impl ShapeMemo {
     /// The answer remembered for `key`. Past the trial, a poor hit rate turns the memo off.
     pub fn get(&mut self, key: &[u8]) -> Option<Answer<'_>> {
         if self.lookups >= TRIAL && self.hits * 8 < self.lookups {
-            *self = ShapeMemo {
-                off: true,
-                ..ShapeMemo::default()
-            };
+            *self = ShapeMemo::turned(true);
             return None;
         }
         self.lookups += 1;
@@ -127,19 +169,30 @@ impl ShapeMemo {
             return;
         }
         let h = hash(key);
+        if self.find(key, h).is_ok() {
+            return;
+        }
+        // The arena doubles, but never past the budget (checked above: `need` fits).
+        let want = if need > self.arena.capacity() {
+            (2 * self.arena.capacity())
+                .max(1024)
+                .min(budget - 8 * slots)
+        } else {
+            self.arena.capacity()
+        };
+        let more = want - self.arena.capacity() + 8 * (slots - self.slots.len());
+        if more > 0 && !ShapeMemo::take(more) {
+            return;
+        }
         if slots != self.slots.len() {
             self.grow(slots);
+        }
+        if want > self.arena.capacity() {
+            self.arena.reserve_exact(want - self.arena.len());
         }
         let Err(i) = self.find(key, h) else {
             return;
         };
-        if need > self.arena.capacity() {
-            // Doubling, but never past the budget (checked above: `need` fits).
-            let want = (2 * self.arena.capacity())
-                .max(4096)
-                .min(budget - 8 * slots);
-            self.arena.reserve_exact(want - self.arena.len());
-        }
         let at = self.arena.len();
         self.arena.push(key_len);
         self.arena.push(value_len);
@@ -203,6 +256,17 @@ mod tests {
         m.insert(&[1; 300], None, 1 << 20);
         m.insert(b"k", Some(&[7; 255]), 1 << 20);
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn process_wide_allowance() {
+        assert_eq!(allowance(0, 10, 10), Some(10));
+        assert_eq!(allowance(5, 6, 10), None);
+        assert_eq!(allowance(usize::MAX, 1, usize::MAX), None);
+        // A clone is an empty cache, on or off as its original.
+        let mut m = ShapeMemo::default();
+        m.insert(b"k", None, 1 << 20);
+        assert!(m.bytes() > 0 && m.clone().is_empty() && !m.clone().off);
     }
 
     #[test]
