@@ -272,27 +272,7 @@ impl Prefilter {
 
     /// The candidates for `buf`.
     pub fn candidates(&self, buf: &str) -> Candidates {
-        let starts = self.starts();
-        let len = self.prefixes.len();
-        let fits = |i: usize| self.prefix_match(starts, i, buf) != Some(Prefix::No);
-        let bits = if len <= 128 {
-            let mut b = 0u128;
-            for &i in starts.possible(buf) {
-                if fits(i) {
-                    b |= 1 << i;
-                }
-            }
-            Bits::Small(b)
-        } else {
-            let mut v = vec![false; len];
-            for &i in starts.possible(buf) {
-                if let Some(x) = v.get_mut(i) {
-                    *x = fits(i);
-                }
-            }
-            Bits::Large(v)
-        };
-        Candidates { len, bits }
+        self.by_prefix_with_candidates(buf).1
     }
 
     /// What the prefixes alone tell of `buf`, the failregexes' own buffer. [`Phase1Prefix::Nothing`]: no
@@ -313,6 +293,9 @@ impl Prefilter {
         let mut large = (len > 128).then(|| vec![false; len]);
         for &i in starts.possible(buf) {
             let found = self.prefix_match(starts, i, buf);
+            if found != Some(Prefix::No) && !starts.has_required(i, buf) {
+                continue;
+            }
             match found {
                 Some(Prefix::No) => continue,
                 Some(Prefix::Yes(n)) if n >= LIKELY_PREFIX => verdict = Phase1Prefix::Likely,
@@ -382,6 +365,8 @@ struct Starts {
     by_first: Vec<Vec<usize>>,
     /// The failregexes without a start constraint (what an empty buffer may match).
     any: Vec<usize>,
+    /// Per failregex: a literal every match holds past its start (see [`required_literal`]).
+    required: Vec<Option<memchr::memmem::Finder<'static>>>,
 }
 
 impl Starts {
@@ -416,10 +401,26 @@ impl Starts {
             list.extend_from_slice(&any);
             list.sort_unstable();
         }
+        let required = (0..p.prefixes.len())
+            .map(|i| {
+                let t = p.translated.get(i)?;
+                let lit = required_literal(t, literals.get(i)?.as_deref().unwrap_or_default())?;
+                Some(memchr::memmem::Finder::new(&lit).into_owned())
+            })
+            .collect();
         Starts {
             literals,
             by_first,
             any,
+            required,
+        }
+    }
+
+    /// Whether `buf` holds the literal every match of failregex `i` holds (true when it has none).
+    fn has_required(&self, i: usize, buf: &str) -> bool {
+        match self.required.get(i) {
+            Some(Some(f)) => f.find(buf.as_bytes()).is_some(),
+            _ => true,
         }
     }
 
@@ -502,6 +503,37 @@ fn start_literals(translated: &str) -> Option<Vec<Box<[u8]>>> {
         return None;
     }
     Some(lits.iter().map(|l| l.as_bytes().into()).collect())
+}
+
+/// The longest literal (of at least 4 bytes) that every match of a translated, regular failregex holds,
+/// unless every literal the matches start with (`starts`) holds it already: then the prefix check has
+/// done its work. sshd's `Received disconnect from <HOST> ...: 3: ...: Auth fail` regex shares its start
+/// with the `... 11:` one that matches most such lines, and `Auth fail` tells them apart without a DFA
+/// pass; `pam_[a-z]+\(sshd:auth\):\s+authentication failure;` starts like every `pam_unix(sshd:session)`
+/// line. Only what the match holds whatever path it takes counts: the literals of the top-level
+/// sequence, also inside capture groups.
+fn required_literal(translated: &str, starts: &[Box<[u8]>]) -> Option<Vec<u8>> {
+    use regex_syntax::hir::{Hir, HirKind};
+    fn walk(h: &Hir, out: &mut Vec<Vec<u8>>) {
+        match h.kind() {
+            HirKind::Literal(l) => out.push(l.0.to_vec()),
+            HirKind::Capture(c) => walk(&c.sub, out),
+            HirKind::Concat(items) => items.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let hir = regex_syntax::Parser::new().parse(translated).ok()?;
+    let mut lits = Vec::new();
+    walk(&hir, &mut lits);
+    let redundant = |lit: &[u8]| {
+        !starts.is_empty()
+            && starts
+                .iter()
+                .all(|s| memchr::memmem::find(s, lit).is_some())
+    };
+    lits.into_iter()
+        .filter(|l| l.len() >= 4 && !redundant(l))
+        .max_by_key(Vec::len)
 }
 
 /// The fixed prefix of an anchored (`^...`) Python regex, or `None` when it is not anchored or has a
@@ -802,6 +834,44 @@ mod tests {
     }
 
     #[test]
+    fn required_literals_are_held_by_every_match() {
+        let req = |re: &str| {
+            let starts = start_literals(re).unwrap_or_default();
+            required_literal(re, &starts).map(|l| String::from_utf8(l).expect("utf-8"))
+        };
+        // Past the start, inside groups too; the longest wins.
+        assert_eq!(
+            req(r"^Received (?P<f>disconnect) from (?P<host>\S+):\s*3: .*: Auth fail"),
+            Some(": Auth fail".into())
+        );
+        assert_eq!(
+            req(r"^(?P<nofail>pam_[a-z]+\(sshd:auth\):\s+authentication failure;)\s+x"),
+            Some("authentication failure;".into())
+        );
+        // Not inside alternatives or optional parts; not when the start literals hold it.
+        assert_eq!(req(r"^a+(?:Auth fail|other)(?: optional)?"), None);
+        assert_eq!(req(r"^Received disconnect from \S+:\s*11:"), None);
+        // Case-insensitive text is no literal; a pattern regex-syntax rejects has none.
+        assert_eq!(req(r"^x+(?i:Auth fail)"), None);
+        assert_eq!(req(r"^(a)(?(1)b|c)"), None);
+        // And the prefilter uses it: `Auth fail` missing, the regex is no candidate.
+        let p = with_literals(&[(
+            r"^Received (?P<f>disconnect) from \S+:\s*3: .*: Auth fail",
+            false,
+        )]);
+        assert!(!p
+            .candidates("Received disconnect from 1.2.3.4 port 22:11: Bye\n")
+            .may_match(0));
+        assert!(p
+            .candidates("Received disconnect from 1.2.3.4 port 22:3: x: Auth fail\n")
+            .may_match(0));
+        assert_eq!(
+            p.by_prefix("Received disconnect from 1.2.3.4 port 22:11: Bye\n"),
+            Phase1Prefix::Nothing
+        );
+    }
+
+    #[test]
     fn start_literals_cover_alternatives() {
         let lits = |re: &str| {
             start_literals(re).map(|v| {
@@ -874,7 +944,8 @@ mod tests {
             let expected: Vec<usize> = (0..res.len()).filter(|&i| c.may_match(i)).collect();
             assert_eq!(walked, expected, "{buf:?}");
             for i in 0..res.len() {
-                let naive = p.prefix_match(starts, i, buf) != Some(Prefix::No);
+                let naive = p.prefix_match(starts, i, buf) != Some(Prefix::No)
+                    && starts.has_required(i, buf);
                 assert_eq!(c.may_match(i), naive, "{buf:?} failregex {i}");
                 assert_eq!(with.may_match(i), naive, "{buf:?} failregex {i}");
             }
