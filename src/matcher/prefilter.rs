@@ -277,8 +277,9 @@ impl Prefilter {
 
     /// What the prefixes alone tell of `buf`, the failregexes' own buffer. [`Phase1Prefix::Nothing`]: no
     /// failregex can match; [`Phase1Prefix::Likely`]: a failregex's long prefix (`Failed `,
-    /// `Received disconnect from `) starts it, so one most likely matches and a set's scan of the whole
-    /// buffer would only repeat the searches' work; else `Unknown`.
+    /// `Received disconnect from `) starts it, or a shorter one does and the buffer holds a long literal
+    /// of its matches (`authentication failure;`), so one most likely matches and a set's scan of the
+    /// whole buffer would only repeat the searches' work; else `Unknown`.
     pub fn by_prefix(&self, buf: &str) -> Phase1Prefix {
         self.by_prefix_with_candidates(buf).0
     }
@@ -298,7 +299,10 @@ impl Prefilter {
             }
             match found {
                 Some(Prefix::No) => continue,
-                Some(Prefix::Yes(n)) if n >= LIKELY_PREFIX => verdict = Phase1Prefix::Likely,
+                // A long literal of the match found in the buffer as well makes a match as likely.
+                Some(Prefix::Yes(n)) if n.max(starts.required_len(i)) >= LIKELY_PREFIX => {
+                    verdict = Phase1Prefix::Likely
+                }
                 _ if verdict == Phase1Prefix::Nothing => verdict = Phase1Prefix::Unknown,
                 _ => {}
             }
@@ -413,6 +417,14 @@ impl Starts {
             by_first,
             any,
             required,
+        }
+    }
+
+    /// The length of failregex `i`'s required literal (0 without one).
+    fn required_len(&self, i: usize) -> usize {
+        match self.required.get(i) {
+            Some(Some(f)) => f.needle().len(),
+            _ => 0,
         }
     }
 
@@ -867,6 +879,17 @@ mod tests {
             .may_match(0));
         assert_eq!(
             p.by_prefix("Received disconnect from 1.2.3.4 port 22:11: Bye\n"),
+            Phase1Prefix::Nothing
+        );
+        // A short prefix and a long required literal: likely.
+        let p = with_literals(&[(
+            r"^pam_[a-z]+\(sshd:auth\):\s+authentication failure;",
+            false,
+        )]);
+        let line = "pam_unix(sshd:auth): authentication failure; x\n";
+        assert_eq!(p.by_prefix(line), Phase1Prefix::Likely);
+        assert_eq!(
+            p.by_prefix("pam_unix(sshd:session): x\n"),
             Phase1Prefix::Nothing
         );
     }
