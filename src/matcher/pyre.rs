@@ -669,8 +669,8 @@ pub struct Ascii {
 /// Heap bytes an engine's match-shape memo may hold (see `shape.rs`): beyond this it stops learning and
 /// still serves what it knows.
 const MEMO_BYTES: usize = 512 << 10;
-/// The same for the whole-haystack memo. With both full, the ~25 engines of a large filter hold ~20 MiB
-/// at most whatever the log holds; a log with few repeats turns them off.
+/// The same for the whole-haystack memo. A log with few repeats turns both off; `shape.rs` caps what
+/// all memos of the process hold together.
 const WHOLE_BYTES: usize = 384 << 10;
 /// Longest match the memo keeps (its key is one byte per matched byte); longer matches take the regex
 /// crate's route. Below [`NO_SLOT`], so that an offset in the match fits a byte.
@@ -773,16 +773,7 @@ impl Ascii {
         }
         let found = self.captures_after_dfa(hay, end, scratch);
         if whole && !scratch.whole.off {
-            let mut encoded = std::mem::take(&mut scratch.encoded);
-            encoded.clear();
-            if found {
-                // Offsets are at most the haystack's length, below MEMO_SPAN_MAX.
-                let spans = (0..self.re.captures_len()).flat_map(|i| match scratch.get(i) {
-                    Some((s, e)) => [s as u8, e as u8],
-                    None => [NO_SLOT; 2],
-                });
-                encoded.extend(spans);
-            }
+            let encoded = scratch.encode(if found { self.re.captures_len() } else { 0 });
             let value = found.then_some(encoded.as_slice());
             scratch.whole.insert(&scratch.whole_key, value, WHOLE_BYTES);
             scratch.encoded = encoded;
@@ -872,19 +863,14 @@ impl Ascii {
         // capacity (checked above), so an error cannot happen, and would mean the regex crate's route.
         bt.try_search_slots(cache, &input, &mut scratch.slots)
             .ok()??;
+        scratch.direct = true;
         if !scratch.memo.off {
-            // Every offset is at most `end`, below MEMO_SPAN_MAX (checked above), so it fits a byte.
-            let slots = scratch
-                .slots
-                .iter()
-                .map(|s| s.map_or(NO_SLOT, |o| o.get() as u8));
-            scratch.encoded.clear();
-            scratch.encoded.extend(slots);
+            let encoded = scratch.encode(self.re.captures_len());
             scratch
                 .memo
-                .insert(&scratch.key, Some(&scratch.encoded), MEMO_BYTES);
+                .insert(&scratch.key, Some(&encoded), MEMO_BYTES);
+            scratch.encoded = encoded;
         }
-        scratch.direct = true;
         Some(true)
     }
 }
@@ -922,6 +908,19 @@ struct AsciiScratch {
 }
 
 impl AsciiScratch {
+    /// The spans of the first `groups` groups of the last match as memo slots (in `encoded`'s
+    /// allocation, taken: the caller puts it back). Every offset is below MEMO_SPAN_MAX (the memos take
+    /// only haystacks or matches that short), so it fits a byte.
+    fn encode(&mut self, groups: usize) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.encoded);
+        out.clear();
+        out.extend((0..groups).flat_map(|i| match self.get(i) {
+            Some((s, e)) => [s as u8, e as u8],
+            None => [NO_SLOT; 2],
+        }));
+        out
+    }
+
     /// The span of group `i` in the last match.
     fn get(&self, i: usize) -> Option<(usize, usize)> {
         if self.direct {
