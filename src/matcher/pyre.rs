@@ -773,7 +773,16 @@ impl Ascii {
         }
         let found = self.captures_after_dfa(hay, end, scratch);
         if whole && !scratch.whole.off {
-            let encoded = scratch.encode(if found { self.re.captures_len() } else { 0 });
+            let mut encoded = std::mem::take(&mut scratch.encoded);
+            encoded.clear();
+            if found {
+                // Offsets are at most the haystack's length, below MEMO_SPAN_MAX.
+                let spans = (0..self.re.captures_len()).flat_map(|i| match scratch.get(i) {
+                    Some((s, e)) => [s as u8, e as u8],
+                    None => [NO_SLOT; 2],
+                });
+                encoded.extend(spans);
+            }
             let value = found.then_some(encoded.as_slice());
             scratch.whole.insert(&scratch.whole_key, value, WHOLE_BYTES);
             scratch.encoded = encoded;
@@ -863,14 +872,19 @@ impl Ascii {
         // capacity (checked above), so an error cannot happen, and would mean the regex crate's route.
         bt.try_search_slots(cache, &input, &mut scratch.slots)
             .ok()??;
-        scratch.direct = true;
         if !scratch.memo.off {
-            let encoded = scratch.encode(self.re.captures_len());
+            // Every offset is at most `end`, below MEMO_SPAN_MAX (checked above), so it fits a byte.
+            let slots = scratch
+                .slots
+                .iter()
+                .map(|s| s.map_or(NO_SLOT, |o| o.get() as u8));
+            scratch.encoded.clear();
+            scratch.encoded.extend(slots);
             scratch
                 .memo
-                .insert(&scratch.key, Some(&encoded), MEMO_BYTES);
-            scratch.encoded = encoded;
+                .insert(&scratch.key, Some(&scratch.encoded), MEMO_BYTES);
         }
+        scratch.direct = true;
         Some(true)
     }
 }
@@ -908,19 +922,6 @@ struct AsciiScratch {
 }
 
 impl AsciiScratch {
-    /// The spans of the first `groups` groups of the last match as memo slots (in `encoded`'s
-    /// allocation, taken: the caller puts it back). Every offset is below MEMO_SPAN_MAX (the memos take
-    /// only haystacks or matches that short), so it fits a byte.
-    fn encode(&mut self, groups: usize) -> Vec<u8> {
-        let mut out = std::mem::take(&mut self.encoded);
-        out.clear();
-        out.extend((0..groups).flat_map(|i| match self.get(i) {
-            Some((s, e)) => [s as u8, e as u8],
-            None => [NO_SLOT; 2],
-        }));
-        out
-    }
-
     /// The span of group `i` in the last match.
     fn get(&self, i: usize) -> Option<(usize, usize)> {
         if self.direct {
