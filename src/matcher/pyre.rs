@@ -1229,6 +1229,60 @@ mod tests {
     }
 
     #[test]
+    fn memos_agree_with_the_regex_crate_on_random_lines() {
+        // Short random lines over a small alphabet: shapes repeat often, so most answers come from the
+        // memos (whole-buffer and match-shape), "no match" included, and each must be the crate's.
+        let patterns = [
+            r"^Failed \S+ for (?P<user>\S+|.*?) from (?P<ip>\d{1,3}(?:\.\d{1,3}){3}|[\w.]*\w)(?: port \d+)?(?: ssh\d*)?\s*$",
+            r"^(?P<a>[a-c]*?)(?P<b>c|ab)?\b(?P<d>\d+)?",
+        ];
+        let alphabet = b"Failed pswordfrm0123456789.abc  ";
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for pattern in patterns {
+            let ascii = test_engine(pattern);
+            let mut scratch = AsciiScratch::default();
+            let mut locs = ascii.re.capture_locations();
+            let mut served = 0;
+            for n in 0..20_000 {
+                let mut hay = if n % 2 == 0 {
+                    b"Failed password for ".to_vec()
+                } else {
+                    Vec::new()
+                };
+                let len = (next() % 12) as usize;
+                hay.extend((0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]));
+                let lookups = scratch.whole.lookups + scratch.memo.lookups;
+                let hits = scratch.whole.hits + scratch.memo.hits;
+                let found = ascii.captures(&hay, None, &mut scratch);
+                served += (scratch.whole.hits + scratch.memo.hits - hits).min(1);
+                assert!(scratch.whole.lookups + scratch.memo.lookups >= lookups);
+                let via_crate = ascii.re.captures_read(&mut locs, &hay).is_some();
+                let text = String::from_utf8_lossy(&hay);
+                assert_eq!(found, via_crate, "{pattern} on {text:?}");
+                if found {
+                    for i in 0..locs.len() {
+                        assert_eq!(
+                            scratch.get(i),
+                            locs.get(i),
+                            "{pattern} on {text:?}, group {i}"
+                        );
+                    }
+                }
+            }
+            assert!(
+                served > 5_000,
+                "{pattern}: only {served} answers from the memos"
+            );
+        }
+    }
+
+    #[test]
     fn whole_memo_remembers_answers_by_shape() {
         let ascii = ascii_twin(r"^(?P<a>x+)(?P<b>y)?(?:z|$)").expect("compiles");
         let mut scratch = AsciiScratch::default();
