@@ -294,11 +294,10 @@ impl Prefilter {
         let mut large = (len > 128).then(|| vec![false; len]);
         for &i in starts.possible(buf) {
             let found = self.prefix_match(starts, i, buf);
-            if found != Some(Prefix::No) && !starts.has_required(i, buf) {
+            if found == Some(Prefix::No) || !starts.has_required(i, buf) {
                 continue;
             }
             match found {
-                Some(Prefix::No) => continue,
                 // A long literal of the match found in the buffer as well makes a match as likely.
                 Some(Prefix::Yes(n)) if n.max(starts.required_len(i)) >= LIKELY_PREFIX => {
                     verdict = Phase1Prefix::Likely

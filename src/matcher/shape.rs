@@ -21,10 +21,10 @@ static HELD: AtomicUsize = AtomicUsize::new(0);
 /// A failregex reading user names and addresses sees a new shape on most of its first lines and on a
 /// fifth of them once it has seen a few thousand (sshd's `Failed ...` on the benchmark's log), so a
 /// short trial would wrongly give up on it.
-pub const TRIAL: u64 = 1024;
+const TRIAL: u64 = 1024;
 
 /// An entry's value: a match's slots (a byte each), or no match.
-pub const NO_MATCH: u8 = u8::MAX;
+const NO_MATCH: u8 = u8::MAX;
 
 /// Answers by key, within a byte budget (arena and slots), turned off after a poor trial. A clone starts
 /// empty (it is a cache).
