@@ -39,6 +39,16 @@ impl TupleLine {
         self.date_end = pre.len() + date.len();
     }
 
+    /// `(line[..start], line[start..end], line[end..])` with one copy (the parts are contiguous).
+    /// Panics unless `start <= end <= line.len()` on character boundaries.
+    pub fn set_split(&mut self, line: &str, start: usize, end: usize) {
+        assert!(line.is_char_boundary(start) && line.is_char_boundary(end) && start <= end);
+        self.text.clear();
+        self.text.push_str(line);
+        self.pre_end = start;
+        self.date_end = end;
+    }
+
     /// Text before the date.
     pub fn pre(&self) -> &str {
         &self.text[..self.pre_end]
@@ -77,7 +87,10 @@ impl TupleLine {
 
     /// Appends `pre + post` to `buf`.
     pub fn push_stripped(&self, buf: &mut String) {
-        buf.push_str(self.pre());
+        // Most lines start with their date: one copy instead of two.
+        if self.pre_end > 0 {
+            buf.push_str(self.pre());
+        }
         buf.push_str(self.post());
     }
 }
@@ -411,6 +424,12 @@ impl FailData {
         let (key, v) = self.items.remove(pos);
         self.present &= !key.bit();
         Some(v)
+    }
+
+    /// `d.clear()`, keeping the allocation.
+    pub fn clear(&mut self) {
+        self.items.clear();
+        self.present = 0;
     }
 
     /// An empty dict with room for `n` keys.

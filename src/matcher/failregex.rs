@@ -216,13 +216,24 @@ impl Regex {
     /// `Regex.search(buf, orgLines)`: search `buf` (the `\n`-terminated buffer of `org_lines`, or content
     /// text) and split `org_lines` into matched and unmatched lines.
     pub fn search(&mut self, buf: &str, org_lines: &[TupleLine]) -> Result<bool, BacktrackLimit> {
+        self.search_known(buf, org_lines, has_inner_newline(buf))
+    }
+
+    /// [`Regex::search`] when the caller knows whether `buf` holds a `\n` before its last byte (the
+    /// filter knows it once per line, and a line meets up to a dozen regexes).
+    pub fn search_known(
+        &mut self,
+        buf: &str,
+        org_lines: &[TupleLine],
+        inner_newline: bool,
+    ) -> Result<bool, BacktrackLimit> {
+        debug_assert_eq!(inner_newline, has_inner_newline(buf));
         let head_end = self
             .last
             .head_end
             .take()
             .filter(|_| self.last.matched && self.last.buf == buf);
         self.last.matched = false;
-        let inner_newline = has_inner_newline(buf);
         let re = match (&self.general, inner_newline) {
             (Some(src), true) => {
                 let limit = self.backtrack_limit;
@@ -261,9 +272,19 @@ impl Regex {
         buf: &str,
         org_lines: &[TupleLine],
     ) -> Result<bool, BacktrackLimit> {
-        let single_line = !has_inner_newline(buf);
-        if !single_line || org_lines.len() > 1 {
-            return self.search(buf, org_lines);
+        self.search_quick_known(buf, org_lines, has_inner_newline(buf))
+    }
+
+    /// [`Regex::search_quick`] when the caller knows whether `buf` has inner newlines.
+    pub fn search_quick_known(
+        &mut self,
+        buf: &str,
+        org_lines: &[TupleLine],
+        inner_newline: bool,
+    ) -> Result<bool, BacktrackLimit> {
+        debug_assert_eq!(inner_newline, has_inner_newline(buf));
+        if inner_newline || org_lines.len() > 1 {
+            return self.search_known(buf, org_lines, inner_newline);
         }
         self.last.matched = false;
         let by_head = self
@@ -297,8 +318,18 @@ impl Regex {
     /// telling where the content starts: `Some(None)` no match, `Some(Some(start))` a match whose content
     /// is `buf[start..]` without the final `\n`. `None` when only [`Regex::search`] can tell.
     pub fn quick_content(&mut self, buf: &str, org_lines: &[TupleLine]) -> Option<Option<usize>> {
+        self.quick_content_known(buf, org_lines, has_inner_newline(buf))
+    }
+
+    /// [`Regex::quick_content`] when the caller knows whether `buf` has inner newlines.
+    pub fn quick_content_known(
+        &mut self,
+        buf: &str,
+        org_lines: &[TupleLine],
+        inner_newline: bool,
+    ) -> Option<Option<usize>> {
+        debug_assert_eq!(inner_newline, has_inner_newline(buf));
         let head = self.content_head.as_ref()?;
-        let inner_newline = has_inner_newline(buf);
         if inner_newline || org_lines.len() > 1 {
             return None;
         }
@@ -466,6 +497,16 @@ impl Regex {
         }
         // Room for the usual additions downstream (`matches`, `ip`, the prefregex's groups).
         let mut fail = FailData::with_capacity(self.keys.len() + 4);
+        self.groups_except_into(skip, &mut fail);
+        fail
+    }
+
+    /// [`Regex::groups_except`] into `fail` (cleared first), reusing its allocation.
+    pub fn groups_except_into(&self, skip: Option<&str>, fail: &mut FailData) {
+        fail.clear();
+        if !self.last.matched {
+            return;
+        }
         let spans = self.spans();
         for (i, name) in self.keys.iter().enumerate() {
             if let Some(name) = name.as_ref().filter(|n| Some(&***n) != skip) {
@@ -492,7 +533,6 @@ impl Regex {
             };
             fail.insert_owned(target.clone(), t);
         }
-        fail
     }
 
     /// `getMatchedTupleLines` of `org_lines` (the lines passed to the last search).
@@ -528,9 +568,8 @@ impl FailData {
     }
 }
 
-/// Whether `buf` has a `\n` before its last character: a multi-line buffer. (memchr's SIMD search: this
-/// runs several times per line.)
-fn has_inner_newline(buf: &str) -> bool {
+/// Whether `buf` has a `\n` before its last character: a multi-line buffer.
+pub fn has_inner_newline(buf: &str) -> bool {
     buf.len() > 1 && memchr::memchr(b'\n', &buf.as_bytes()[..buf.len() - 1]).is_some()
 }
 

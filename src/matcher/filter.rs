@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::cache::Cache;
 use super::date::{DateDetector, LogTime, TimeContext};
 use super::faildata::{known, tuple_lines_buf, FailData, FailValue, Key, TupleLine};
-use super::failregex::{Regex, RegexError, RegexOptions};
+use super::failregex::{has_inner_newline, Regex, RegexError, RegexOptions};
 use super::ipdns::{DnsNote, DnsResolver, IPAddr, CIDR_RAW, CIDR_UNSPEC, FAM_IPV4, FAM_IPV6};
 use super::prefilter::{Candidates, Phase1Prefix, Prefilter};
 use super::pyre::BACKTRACK_LIMIT;
@@ -135,6 +135,16 @@ pub struct Filter {
     /// What phase one's prefix checks said of the current line's content (the prefregex's `content`),
     /// kept for phase two, which checks the same buffer.
     phase1_candidates: Option<Candidates>,
+    /// The failregexes whose last search may have matched: only they need their state cleared when a
+    /// line leaves every failregex unmatched (22 far-apart structs on every sshd.conf line otherwise).
+    fail_matched: Vec<usize>,
+    /// The prefregex's groups of the current line (see [`Filter::find_in_buffer`]).
+    pre_groups: FailData,
+    /// The failregexes that run on a backtracking engine (fancy-regex).
+    backtracking: Candidates,
+    /// With maxlines 1: the current line holds a `\n`. Otherwise no buffer made of it (the line without
+    /// its date, or a part of that) has one before its end, which spares a scan per regex search.
+    line_has_newline: bool,
     /// The prefregex ends with `<F-CONTENT>...</F-CONTENT>$`.
     content_at_end: bool,
     find_time: i64,
@@ -185,6 +195,10 @@ impl Filter {
             ignoreregex: Vec::new(),
             prefilter: Prefilter::default(),
             phase1_candidates: None,
+            fail_matched: Vec::new(),
+            backtracking: Candidates::all(0),
+            pre_groups: FailData::new(),
+            line_has_newline: true,
             content_at_end: false,
             find_time: 600,
             max_lines: 1,
@@ -214,6 +228,10 @@ impl Filter {
     fn rebuild_prefilter(&mut self) {
         let prefixes = Prefilter::new(self.failregex.iter().map(|r| (r.regex(), r.is_multiline())));
         self.prefilter = prefixes.with_set(self.failregex.iter().map(|r| r.compiled().as_str()));
+        let failregex = &self.failregex;
+        self.backtracking = Candidates::having(failregex.len(), |i| {
+            failregex[i].compiled().is_backtracking()
+        });
     }
 
     /// The jail name.
@@ -294,6 +312,7 @@ impl Filter {
         let opts = self.regex_options(self.max_lines > 1);
         let re = Regex::new_fail(value, self.prefregex.as_ref(), opts)?;
         self.failregex.push(re);
+        self.forget_fail_matches();
         self.rebuild_prefilter();
         Ok(())
     }
@@ -312,6 +331,7 @@ impl Filter {
                 );
             }
         }
+        self.forget_fail_matches();
         self.rebuild_prefilter();
     }
 
@@ -476,13 +496,13 @@ impl Filter {
         let found = self.date_detector.as_mut().and_then(|dd| {
             // The templates' `lastUsed` is wall-clock time in fail2ban.
             dd.set_clock(now);
-            dd.match_time(line)
+            dd.match_span(line)
         });
         let mut date = None;
         match found {
-            Some(m) if m.start <= m.end && line.get(m.start..m.end).is_some() => {
-                let text = &line[m.start..m.end];
-                tuple.set(&line[..m.start], text, &line[m.end..]);
+            Some((start, end)) if start <= end && line.get(start..end).is_some() => {
+                let text = &line[start..end];
+                tuple.set_split(line, start, end);
                 if !text.is_empty() {
                     let ctx = TimeContext {
                         now,
@@ -491,7 +511,7 @@ impl Filter {
                     date = self
                         .date_detector
                         .as_mut()
-                        .and_then(|dd| dd.get_time(line, &m, &ctx));
+                        .and_then(|dd| dd.time_of_span(line, &ctx));
                     match date {
                         Some(d) => {
                             self.last_time_text.clear();
@@ -608,6 +628,7 @@ impl Filter {
         now: f64,
     ) -> Vec<Failure> {
         let multi = self.max_lines > 1;
+        self.line_has_newline = multi || memchr::memchr(b'\n', tuple.joined().as_bytes()).is_some();
         if multi {
             self.line_buffer.push(tuple.clone());
             let excess = self.line_buffer.len().saturating_sub(self.max_lines);
@@ -649,6 +670,15 @@ impl Filter {
     }
 
     fn find_in_buffer(&mut self, run: &mut Run<'_>) -> Vec<Failure> {
+        // The prefregex's groups go into a dict kept across lines (its allocation is reused).
+        let mut pre_groups = std::mem::take(&mut self.pre_groups);
+        pre_groups.clear();
+        let failures = self.find_in_buffer_with(run, &mut pre_groups);
+        self.pre_groups = pre_groups;
+        failures
+    }
+
+    fn find_in_buffer_with(&mut self, run: &mut Run<'_>, pre_groups: &mut FailData) -> Vec<Failure> {
         let mut failures = Vec::new();
         // Quirk (filter.py findFailure): the ignoreregexes are tried on the whole buffer before the
         // failregexes only when there are fewer of them than failregexes minus 2.
@@ -679,7 +709,6 @@ impl Filter {
             self.quick_no_failure(run);
             return failures;
         }
-        let mut pre_groups = FailData::new();
         let mut stale = false;
         if self.prefregex.is_some() {
             if !self.search_pref(run) {
@@ -690,14 +719,14 @@ impl Filter {
                 // `alt_`/`tuple_` group merging into `content` decides its value: then the dict's.
                 let merged;
                 let content = if pre.merges_into("content") {
-                    pre_groups = pre.groups();
+                    *pre_groups = pre.groups();
                     merged = match pre_groups.remove("content") {
                         Some(FailValue::Str(c)) => Some(c),
                         _ => None,
                     };
                     merged.as_deref()
                 } else {
-                    pre_groups = pre.groups_except(Some("content"));
+                    pre.groups_except_into(Some("content"), pre_groups);
                     pre.group("content")
                 };
                 if let Some(c) = content.filter(|c| !c.is_empty()) {
@@ -737,12 +766,7 @@ impl Filter {
             // The set's answer per failregex costs an overlapping scan of the whole line (~6k instructions
             // on an auth.log line, more than the regex-crate searches it could spare); it pays only when
             // it may spare a backtracking (fancy-regex) search.
-            let narrow = set_may_match == Some(true)
-                && self
-                    .failregex
-                    .iter()
-                    .enumerate()
-                    .any(|(i, re)| prefix.may_match(i) && re.compiled().is_backtracking());
+            let narrow = set_may_match == Some(true) && prefix.meets(&self.backtracking);
             match narrow
                 .then(|| self.prefilter.set_matches(&run.buf))
                 .flatten()
@@ -769,7 +793,7 @@ impl Filter {
             if !self.search_fail(i, &run.buf, run.org) {
                 continue;
             }
-            match self.on_fail_match(i, &pre_groups, run, &mut stale, &mut failures) {
+            match self.on_fail_match(i, pre_groups, run, &mut stale, &mut failures) {
                 Step::Next => continue,
                 Step::Stop => break,
                 Step::Return => return failures,
@@ -792,7 +816,7 @@ impl Filter {
     fn anchored_phase_one(&mut self, run: &Run<'_>) -> Option<bool> {
         let start = match self.prefregex.as_mut() {
             None => 0,
-            Some(pre) => match pre.quick_content(&run.buf, run.org)? {
+            Some(pre) => match pre.quick_content_known(&run.buf, run.org, self.line_has_newline && has_inner_newline(&run.buf))? {
                 None => return Some(true),
                 Some(start) => start,
             },
@@ -813,9 +837,7 @@ impl Filter {
                 }
             }
         }
-        for re in &mut self.failregex {
-            re.clear_match();
-        }
+        self.clear_fail_matches();
         Some(true)
     }
 
@@ -824,15 +846,14 @@ impl Filter {
     /// it before the next line replaces it.)
     fn quick_no_failure(&mut self, run: &Run<'_>) {
         if let Some(pre) = self.prefregex.as_mut() {
-            if pre.search_quick(&run.buf, run.org).is_err() {
+            let inner = self.line_has_newline && has_inner_newline(&run.buf);
+            if pre.search_quick_known(&run.buf, run.org, inner).is_err() {
                 pre.clear_match();
                 let msg = backtrack_message(&self.jail, pre.regex());
                 self.diag(Level::Warning, msg);
             }
         }
-        for re in &mut self.failregex {
-            re.clear_match();
-        }
+        self.clear_fail_matches();
     }
 
     /// Searches the prefregex on the buffer; the backtracking limit counts as "not matched".
@@ -840,7 +861,8 @@ impl Filter {
         let Some(pre) = self.prefregex.as_mut() else {
             return false;
         };
-        match pre.search(&run.buf, run.org) {
+        let inner = self.line_has_newline && has_inner_newline(&run.buf);
+        match pre.search_known(&run.buf, run.org, inner) {
             Ok(m) => m,
             Err(_) => {
                 pre.clear_match();
@@ -851,10 +873,34 @@ impl Filter {
         }
     }
 
+    /// Every failregex's state as after a search that did not match.
+    fn clear_fail_matches(&mut self) {
+        for i in self.fail_matched.drain(..) {
+            if let Some(re) = self.failregex.get_mut(i) {
+                re.clear_match();
+            }
+        }
+    }
+
+    /// After the failregexes changed: their indices moved, so every state is cleared.
+    fn forget_fail_matches(&mut self) {
+        self.fail_matched.clear();
+        for re in &mut self.failregex {
+            re.clear_match();
+        }
+    }
+
     fn search_fail(&mut self, i: usize, buf: &str, org: &[TupleLine]) -> bool {
+        let inner = self.line_has_newline && has_inner_newline(buf);
         let re = &mut self.failregex[i];
-        match re.search(buf, org) {
-            Ok(m) => m,
+        match re.search_known(buf, org, inner) {
+            Ok(true) => {
+                if !self.fail_matched.contains(&i) {
+                    self.fail_matched.push(i);
+                }
+                true
+            }
+            Ok(false) => false,
             Err(_) => {
                 re.clear_match();
                 let msg = backtrack_message(&self.jail, re.regex());

@@ -77,7 +77,7 @@ impl IPAddr {
             _ => (true, true),
         };
         let explicit = (cidr >= 0).then_some(cidr);
-        if let Some(v4) = try4.then(|| ipstr.parse::<Ipv4Addr>().ok()).flatten() {
+        if let Some(v4) = try4.then(|| parse_ipv4(ipstr)).flatten() {
             ip.family = Family::Inet4;
             ip.addr = u128::from(u32::from(v4));
             ip.plen = 32;
@@ -226,6 +226,34 @@ fn wrap_ipstr(ipstr: &str) -> Option<(String, i32)> {
     })
 }
 
+/// `s.parse::<Ipv4Addr>()` (the same answers, see the test), without the general parser: every
+/// failure with an address parses one.
+fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
+    let b = s.as_bytes();
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut v = 0u32;
+        while i - start < 3 && i < b.len() && b[i].is_ascii_digit() {
+            v = v * 10 + u32::from(b[i] - b'0');
+            i += 1;
+        }
+        // At least one digit, at most 255, and no leading zero (as std's parser).
+        if i == start || (i - start > 1 && b[start] == b'0') {
+            return None;
+        }
+        *octet = u8::try_from(v).ok()?;
+    }
+    (i == b.len()).then_some(Ipv4Addr::from(octets))
+}
+
 /// `IPAddr.masktoplen`: the number of leading one bits of a mask address.
 fn mask_to_plen(mask: &str) -> Option<i32> {
     let m = IPAddr::new(mask, CIDR_UNSPEC);
@@ -356,6 +384,43 @@ impl DnsResolver {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ipv4_parser_agrees_with_std() {
+        let mut cases: Vec<String> = [
+            "1.2.3.4", "255.255.255.255", "256.1.1.1", "01.2.3.4", "0.0.0.0", "1.2.3", "1.2.3.4.",
+            "1.2.3.4.5", "1..2.3", "", ".1.2.3", "1.2.3.04", "1.2.3.4567", "1234.1.1.1", "1.2.3.-4",
+            "+1.2.3.4", "1.2.3.4 ", "00.1.1.1", "0.1.10.100", "99.999.9.9", "1.2.3.2555",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Every string of up to 7 characters over a small alphabet, and random longer ones.
+        let alphabet = ['0', '1', '2', '5', '9', '.', 'a'];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..200_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 16) as usize;
+            let s: String = (0..len)
+                .map(|k| alphabet[((seed >> (4 + 3 * k)) % alphabet.len() as u64) as usize])
+                .collect();
+            cases.push(s);
+        }
+        // Dotted parts that are almost octets.
+        let parts = ["0", "00", "1", "01", "7", "25", "255", "256", "999", "1000", "", "x"];
+        for n in 0..50_000u64 {
+            let count = 3 + (n % 3) as usize;
+            let s: Vec<&str> = (0..count)
+                .map(|k| parts[((n / 3) as usize / parts.len().pow(k as u32 % 4)) % parts.len()])
+                .collect();
+            cases.push(s.join("."));
+        }
+        for s in &cases {
+            assert_eq!(super::parse_ipv4(s), s.parse::<super::Ipv4Addr>().ok(), "{s:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -132,6 +132,20 @@ impl Candidates {
             Bits::Large(v) => v.get(i).copied().unwrap_or(true),
         }
     }
+
+    /// The failregexes of `len` for which `f` holds (a fixed property, such as "backtracking").
+    pub fn having(len: usize, f: impl FnMut(usize) -> bool) -> Candidates {
+        Candidates::from_fn(len, f)
+    }
+
+    /// Whether some failregex below `property.len` is a candidate here and has `property` (see
+    /// [`Candidates::having`]): one AND for up to 128 failregexes.
+    pub fn meets(&self, property: &Candidates) -> bool {
+        match (&self.bits, &property.bits) {
+            (Bits::Small(a), Bits::Small(b)) if self.len >= property.len => a & b != 0,
+            _ => (0..property.len).any(|i| self.may_match(i) && property.may_match(i)),
+        }
+    }
 }
 
 impl Prefilter {

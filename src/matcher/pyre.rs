@@ -311,6 +311,10 @@ pub struct BacktrackLimit;
 #[derive(Debug, Clone, Default)]
 pub struct Spans {
     spans: Vec<Option<(usize, usize)>>,
+    /// `Some(n)`: the spans are the `n` groups the last ASCII-engine search left in `ascii`, read in
+    /// place. (Copying them out showed in profiles: a failregex has a dozen groups, its readers ask for a
+    /// few.)
+    in_ascii: Option<usize>,
     /// The capture slots of the last regex-crate search, kept so the next search allocates nothing
     /// (a `Spans` belongs to one regex; a foreign one is replaced on first use).
     ascii: AsciiScratch,
@@ -320,22 +324,36 @@ pub struct Spans {
 impl Spans {
     /// The span of group `i`, if it participated.
     pub fn get(&self, i: usize) -> Option<(usize, usize)> {
-        self.spans.get(i).copied().flatten()
+        match self.in_ascii {
+            Some(n) => (i < n).then(|| self.ascii.get(i)).flatten(),
+            None => self.spans.get(i).copied().flatten(),
+        }
     }
 
     /// Number of groups (including group 0).
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.in_ascii.unwrap_or(self.spans.len())
     }
 
     /// True when no search filled these spans yet.
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.len() == 0
+    }
+
+    /// Forgets the last search's spans.
+    fn clear(&mut self) {
+        self.in_ascii = None;
+        self.spans.clear();
     }
 
     /// Widens the whole match (group 0) to end at `end` and appends the span of one more group: how a
     /// match of a regex's head continues into a trailing group the caller matched itself.
     pub fn extend_match(&mut self, end: usize, group: (usize, usize)) {
+        if let Some(n) = self.in_ascii.take() {
+            self.spans.clear();
+            let ascii = &self.ascii;
+            self.spans.extend((0..n).map(|i| ascii.get(i)));
+        }
         if let Some(Some(whole)) = self.spans.first_mut() {
             whole.1 = end;
         }
@@ -467,15 +485,12 @@ impl PyRegex {
         end: Option<usize>,
         spans: &mut Spans,
     ) -> Result<bool, BacktrackLimit> {
-        spans.spans.clear();
+        spans.clear();
         if let (Some(re), true) = (&self.ascii, is_ascii(hay.as_bytes())) {
             if !re.captures(hay.as_bytes(), end, &mut spans.ascii) {
                 return Ok(false);
             }
-            let scratch = &spans.ascii;
-            spans
-                .spans
-                .extend((0..re.re.captures_len()).map(|i| scratch.get(i)));
+            spans.in_ascii = Some(re.re.captures_len());
             return Ok(true);
         }
         match &self.engine {
@@ -549,7 +564,7 @@ fn fancy_search(
     hay: &str,
     spans: &mut Spans,
 ) -> Result<bool, BacktrackLimit> {
-    spans.spans.clear();
+    spans.clear();
     match re.captures(hay) {
         Ok(Some(caps)) => {
             spans
@@ -565,7 +580,7 @@ fn fancy_search(
 /// The twin's search: `Some(found)` when it decides (no match, or a match passing the checks, with the
 /// original groups' spans filled in), `None` when only the exact engine can tell.
 fn checked_search(twin: &Twin, hay: &str, spans: &mut Spans) -> Option<bool> {
-    spans.spans.clear();
+    spans.clear();
     if let (Some(re), true) = (&twin.ascii, is_ascii(hay.as_bytes())) {
         if !re.captures(hay.as_bytes(), None, &mut spans.ascii) {
             return Some(false);
@@ -764,8 +779,9 @@ impl Ascii {
             match scratch.whole.get(&scratch.whole_key) {
                 Some(Answer::NoMatch) => return false,
                 Some(Answer::Match(slots)) => {
-                    decode_slots(slots, &mut scratch.slots);
-                    scratch.direct = true;
+                    scratch.memo_slots.clear();
+                    scratch.memo_slots.extend_from_slice(slots);
+                    scratch.filled = Filled::Memo;
                     return true;
                 }
                 None => {}
@@ -803,7 +819,7 @@ impl Ascii {
                 return found;
             }
         }
-        scratch.direct = false;
+        scratch.filled = Filled::Locs;
         let locs = match &mut scratch.locs {
             Some(l) if l.len() == self.re.captures_len() => l,
             slot => slot.insert(self.re.capture_locations()),
@@ -859,8 +875,9 @@ impl Ascii {
                 .map(|&b| classes.get(b)),
         );
         if let Some(Answer::Match(slots)) = scratch.memo.get(&scratch.key) {
-            decode_slots(slots, &mut scratch.slots);
-            scratch.direct = true;
+            scratch.memo_slots.clear();
+            scratch.memo_slots.extend_from_slice(slots);
+            scratch.filled = Filled::Memo;
             return Some(true);
         }
         let cache = scratch.cache.get_or_insert_with(|| bt.create_cache());
@@ -884,21 +901,21 @@ impl Ascii {
                 .memo
                 .insert(&scratch.key, Some(&scratch.encoded), MEMO_BYTES);
         }
-        scratch.direct = true;
+        scratch.filled = Filled::Slots;
         Some(true)
     }
 }
 
-/// Memo slots (a byte each, [`NO_SLOT`] for a group that did not take part) into backtracker slots.
-fn decode_slots(slots: &[u8], out: &mut Vec<Option<NonMaxUsize>>) {
-    out.clear();
-    out.extend(slots.iter().map(|&b| {
-        if b == NO_SLOT {
-            None
-        } else {
-            NonMaxUsize::new(usize::from(b))
-        }
-    }));
+/// Where [`AsciiScratch`] holds the spans of the last search.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Filled {
+    /// `slots`, from the backtracker.
+    Slots,
+    /// `memo_slots`, from a memo.
+    Memo,
+    /// `locs`, from the regex crate's own route.
+    #[default]
+    Locs,
 }
 
 /// The reusable state of [`Ascii::captures`], kept in a [`Spans`] (which belongs to one regex).
@@ -909,8 +926,11 @@ struct AsciiScratch {
     cache: Option<backtrack::Cache>,
     slots: Vec<Option<NonMaxUsize>>,
     locs: Option<regex::bytes::CaptureLocations>,
-    /// Whether the last search filled `slots` (else `locs`).
-    direct: bool,
+    /// A memo's answer: a byte per slot, [`NO_SLOT`] for a group that did not take part. Read in place
+    /// (decoding all slots of every answer showed in profiles; readers ask for a few groups).
+    memo_slots: Vec<u8>,
+    /// Which of the three the last search filled.
+    filled: Filled,
     /// Group slots by match shape (see [`Ascii`]).
     memo: ShapeMemo,
     key: Vec<u8>,
@@ -924,12 +944,18 @@ struct AsciiScratch {
 impl AsciiScratch {
     /// The span of group `i` in the last match.
     fn get(&self, i: usize) -> Option<(usize, usize)> {
-        if self.direct {
-            let start = self.slots.get(2 * i).copied().flatten()?;
-            let end = self.slots.get(2 * i + 1).copied().flatten()?;
-            Some((start.get(), end.get()))
-        } else {
-            self.locs.as_ref()?.get(i)
+        match self.filled {
+            Filled::Slots => {
+                let start = self.slots.get(2 * i).copied().flatten()?;
+                let end = self.slots.get(2 * i + 1).copied().flatten()?;
+                Some((start.get(), end.get()))
+            }
+            Filled::Memo => {
+                let start = *self.memo_slots.get(2 * i)?;
+                let end = *self.memo_slots.get(2 * i + 1)?;
+                (start != NO_SLOT && end != NO_SLOT).then(|| (usize::from(start), usize::from(end)))
+            }
+            Filled::Locs => self.locs.as_ref()?.get(i),
         }
     }
 }
@@ -1171,7 +1197,7 @@ mod tests {
         for long in ["a".repeat(MEMO_SPAN_MAX + 1), "a".repeat(4 << 20)] {
             let mut scratch = AsciiScratch::default();
             assert!(ascii.captures(long.as_bytes(), None, &mut scratch));
-            assert!(!scratch.direct && scratch.memo.is_empty() && scratch.whole.is_empty());
+            assert!(scratch.filled == Filled::Locs && scratch.memo.is_empty() && scratch.whole.is_empty());
             assert_eq!(scratch.get(1), Some((0, long.len())));
         }
         // Every haystack a new shape: both memos turn themselves off after their trial.

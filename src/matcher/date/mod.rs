@@ -195,6 +195,20 @@ pub struct DateDetector {
     parse_memo: memo::ParseMemo,
     /// The last match, for a next line with the same leading bytes.
     repeat: repeat::Repeat,
+    /// Where [`DateDetector::match_span`] left its match.
+    held: Held,
+}
+
+/// Where the match of [`DateDetector::match_span`] is kept: a match is ~230 bytes, and copying it out
+/// for every line showed in profiles.
+#[derive(Debug, Default)]
+enum Held {
+    #[default]
+    Nothing,
+    /// The match [`repeat`] holds.
+    Repeat,
+    /// A match found by searching the templates.
+    Searched(DateMatch),
 }
 
 /// `__unusedTime`: a template unused that long may be replaced in the order.
@@ -228,6 +242,7 @@ impl DateDetector {
             clock: 0.0,
             parse_memo: memo::ParseMemo::default(),
             repeat: repeat::Repeat::default(),
+            held: Held::Nothing,
         }
     }
 
@@ -379,9 +394,46 @@ impl DateDetector {
     #[inline(never)]
     pub fn match_time(&mut self, line: &str) -> Option<DateMatch> {
         match self.repeat_last(line) {
-            Some(m) => Some(m),
-            None => self.match_searched(line),
+            true => self.repeat.last_match().cloned(),
+            false => self.match_searched(line),
         }
+    }
+
+    /// [`match_time`](Self::match_time) keeping the match for [`time_of_span`](Self::time_of_span): the
+    /// byte span of the date (group 1 of the template).
+    pub fn match_span(&mut self, line: &str) -> Option<(usize, usize)> {
+        if self.repeat_last(line) {
+            self.held = Held::Repeat;
+            return self.repeat.last_match().map(|m| (m.start, m.end));
+        }
+        match self.match_searched(line) {
+            Some(m) => {
+                let span = (m.start, m.end);
+                self.held = Held::Searched(m);
+                Some(span)
+            }
+            None => {
+                self.held = Held::Nothing;
+                None
+            }
+        }
+    }
+
+    /// [`get_time`](Self::get_time) of the match [`match_span`](Self::match_span) found in `line`.
+    #[inline(never)]
+    pub fn time_of_span(&mut self, line: &str, ctx: &TimeContext) -> Option<LogTime> {
+        let m = match &self.held {
+            Held::Nothing => return None,
+            Held::Repeat => self.repeat.last_match()?,
+            Held::Searched(m) => m,
+        };
+        let mut parser = Parser {
+            entries: &self.entries,
+            local: &self.local,
+            default_tz: self.default_tz,
+            memo: &mut self.parse_memo,
+        };
+        parser.parse_time(line, m, ctx).ok()
     }
 
     /// `matchTime` by searching the templates.
@@ -410,8 +462,10 @@ impl DateDetector {
     /// `matchTime` for a line that starts like the last one: its match, with the bookkeeping of the
     /// first part of `matchTime` (see [`repeat`] for why nothing else changes).
     #[inline]
-    fn repeat_last(&mut self, line: &str) -> Option<DateMatch> {
-        let (index, m) = self.repeat.lookup(line)?;
+    fn repeat_last(&mut self, line: &str) -> bool {
+        let Some((index, m)) = self.repeat.lookup(line) else {
+            return false;
+        };
         let index = *index;
         let e = &mut self.entries[m.template];
         // `matchDate` counts the search hit; the winner's `hits`, `lastUsed` and `__firstUnused` as in
@@ -422,7 +476,7 @@ impl DateDetector {
         if self.first_unused == index {
             self.first_unused += 1;
         }
-        Some(m.clone())
+        true
     }
 
     /// Arms [`repeat`] after a line whose last used template won at once, searched with `args`, if the next
@@ -616,6 +670,32 @@ impl DateDetector {
         m: &DateMatch,
         ctx: &TimeContext,
     ) -> Result<LogTime, TimeError> {
+        let mut parser = Parser {
+            entries: &self.entries,
+            local: &self.local,
+            default_tz: self.default_tz,
+            memo: &mut self.parse_memo,
+        };
+        parser.parse_time(line, m, ctx)
+    }
+}
+
+/// The parts of a [`DateDetector`] that turn a match into a time: borrowed apart from the match, which
+/// may live in the detector itself.
+struct Parser<'d> {
+    entries: &'d [Entry],
+    local: &'d TimeZone,
+    default_tz: Option<i32>,
+    memo: &'d mut memo::ParseMemo,
+}
+
+impl Parser<'_> {
+    fn parse_time(
+        &mut self,
+        line: &str,
+        m: &DateMatch,
+        ctx: &TimeContext,
+    ) -> Result<LogTime, TimeError> {
         let default_tz = ctx.default_offset.map(|s| s / 60).or(self.default_tz);
         let key = memo::Key {
             template: m.template,
@@ -624,7 +704,7 @@ impl DateDetector {
         };
         // Only templates of `Kind::Pattern` are in the memo.
         if let Some(hit) = self
-            .parse_memo
+            .memo
             .lookup_repeat(&key, m.seq, line, (m.start, m.end))
         {
             return hit;
@@ -655,18 +735,18 @@ impl DateDetector {
                     slots: &m.slots,
                     seq: m.seq,
                 };
-                if let Some(hit) = self.parse_memo.lookup(key, &fields) {
+                if let Some(hit) = self.memo.lookup(key, &fields) {
                     return hit;
                 }
                 let env = strptime::ParseEnv {
                     now: key.now,
                     default_tz: key.default_tz,
-                    local: &self.local,
+                    local: self.local,
                 };
                 let (result, range) =
                     strptime::group_dict_strptime_ranged(line, order, &m.slots, &env);
-                self.parse_memo
-                    .store(key, &fields, &result, &range, &self.local);
+                self.memo
+                    .store(key, &fields, &result, &range, self.local);
                 result
             }
             // `DateEpoch.getDate`: `float(v)`.

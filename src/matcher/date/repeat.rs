@@ -54,6 +54,11 @@ pub struct Repeat {
 }
 
 impl Repeat {
+    /// The match of the last [`Repeat::lookup`] that found one.
+    pub fn last_match(&self) -> Option<&DateMatch> {
+        self.last.as_ref().map(|(_, m)| m)
+    }
+
     /// Forgets the last match.
     pub fn disarm(&mut self) {
         self.last = None;
