@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::ipdns::IPAddr;
 
@@ -176,8 +176,12 @@ impl FailValue {
 /// fail dict is searched a few dozen times for every failure). Building, copying and dropping a dict
 /// allocates nothing for its keys. Each [`Known`] key also has a bit of its own, so that a dict knows
 /// without a search that it lacks one.
-#[derive(Clone)]
-pub struct Key(Arc<KeyData>);
+///
+/// A key points to its registry entry, which lives as long as the process (the registry never forgets a
+/// key): copying a key is copying a pointer, with no reference count to update (a failure copies and
+/// drops a dozen keys).
+#[derive(Clone, Copy)]
+pub struct Key(&'static KeyData);
 
 struct KeyData {
     /// The key's bit in [`FailData::present`], 0 for a key that is not [`Known`].
@@ -198,10 +202,10 @@ fn registry() -> &'static Registry {
         let mut bit = 1;
         // The known keys are made first, so that a group of the same name gets the key with the bit.
         let mut make = |name: &str| {
-            let k = Key(Arc::new(KeyData {
+            let k = Key(Box::leak(Box::new(KeyData {
                 bit,
                 name: name.into(),
-            }));
+            })));
             bit <<= 1;
             names.insert(name.into(), k.clone());
             k
@@ -241,10 +245,10 @@ impl Key {
         if let Some(k) = names.get(name) {
             return k.clone();
         }
-        let k = Key(Arc::new(KeyData {
+        let k = Key(Box::leak(Box::new(KeyData {
             bit: 0,
             name: name.into(),
-        }));
+        })));
         names.insert(name.into(), k.clone());
         k
     }
@@ -258,7 +262,7 @@ impl Key {
 impl PartialEq for Key {
     fn eq(&self, other: &Key) -> bool {
         // Interned: same text ⇔ same allocation.
-        Arc::ptr_eq(&self.0, &other.0)
+        std::ptr::eq(self.0, other.0)
     }
 }
 
