@@ -207,7 +207,7 @@ fn registry() -> &'static Registry {
                 name: name.into(),
             })));
             bit <<= 1;
-            names.insert(name.into(), k.clone());
+            names.insert(name.into(), k);
             k
         };
         let known = Known {
@@ -243,13 +243,13 @@ impl Key {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if let Some(k) = names.get(name) {
-            return k.clone();
+            return *k;
         }
         let k = Key(Box::leak(Box::new(KeyData {
             bit: 0,
             name: name.into(),
         })));
-        names.insert(name.into(), k.clone());
+        names.insert(name.into(), k);
         k
     }
 
@@ -567,8 +567,8 @@ mod tests {
         let k = known();
         let mut d = FailData::new();
         d.insert_owned(Key::new("cond_user"), FailValue::None);
-        d.insert_owned(k.user.clone(), FailValue::Str("bob".into()));
-        d.insert_owned(k.matches.clone(), FailValue::Lines(Vec::new()));
+        d.insert_owned(k.user, FailValue::Str("bob".into()));
+        d.insert_owned(k.matches, FailValue::Lines(Vec::new()));
         assert_eq!(d.get_str(&k.user), Some("bob"));
         assert_eq!(d.get_str("user"), Some("bob"));
         assert!(d.get(&Key::new("cond_user")).is_some());

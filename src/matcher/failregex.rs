@@ -467,7 +467,7 @@ impl Regex {
             let spans = self.spans();
             for (i, name) in self.keys.iter().enumerate() {
                 if let Some(name) = name {
-                    fail.insert_owned(name.clone(), self.group_value(&spans, i));
+                    fail.insert_owned(*name, self.group_value(&spans, i));
                 }
             }
         }
@@ -511,14 +511,14 @@ impl Regex {
         for (i, name) in self.keys.iter().enumerate() {
             if let Some(name) = name.as_ref().filter(|n| Some(&***n) != skip) {
                 // Group names of one regex are distinct (a duplicate does not compile).
-                fail.push_new(name.clone(), self.group_value(&spans, i));
+                fail.push_new(*name, self.group_value(&spans, i));
             }
         }
         for (i, target) in &self.alt_values {
             // `if v and not fail.get(n)`.
             if let Some(v) = self.group_at(&spans, *i).filter(|v| !v.is_empty()) {
                 if !fail.truthy(target) {
-                    fail.insert_owned(target.clone(), FailValue::Str(v.into()));
+                    fail.insert_owned(*target, FailValue::Str(v.into()));
                 }
             }
         }
@@ -531,7 +531,7 @@ impl Regex {
                 }
                 other => FailValue::Tuple(vec![other.unwrap_or(FailValue::None), v]),
             };
-            fail.insert_owned(target.clone(), t);
+            fail.insert_owned(*target, t);
         }
     }
 

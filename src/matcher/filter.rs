@@ -678,7 +678,11 @@ impl Filter {
         failures
     }
 
-    fn find_in_buffer_with(&mut self, run: &mut Run<'_>, pre_groups: &mut FailData) -> Vec<Failure> {
+    fn find_in_buffer_with(
+        &mut self,
+        run: &mut Run<'_>,
+        pre_groups: &mut FailData,
+    ) -> Vec<Failure> {
         let mut failures = Vec::new();
         // Quirk (filter.py findFailure): the ignoreregexes are tried on the whole buffer before the
         // failregexes only when there are fewer of them than failregexes minus 2.
@@ -816,7 +820,11 @@ impl Filter {
     fn anchored_phase_one(&mut self, run: &Run<'_>) -> Option<bool> {
         let start = match self.prefregex.as_mut() {
             None => 0,
-            Some(pre) => match pre.quick_content_known(&run.buf, run.org, self.line_has_newline && has_inner_newline(&run.buf))? {
+            Some(pre) => match pre.quick_content_known(
+                &run.buf,
+                run.org,
+                self.line_has_newline && has_inner_newline(&run.buf),
+            )? {
                 None => return Some(true),
                 Some(start) => start,
             },
@@ -1139,13 +1147,13 @@ impl Filter {
             fid.clone()
         };
         let Some(ip) = ip else {
-            fail.insert_owned(known.mlfpending.clone(), FailValue::Int(1));
+            fail.insert_owned(known.mlfpending, FailValue::Int(1));
             return Ids::Pending;
         };
         if raw {
             let id = match &fid {
                 Some(f) if *f != ip => {
-                    fail.insert_owned(known.ip.clone(), FailValue::Ip(IPAddr::new(&ip, cidr)));
+                    fail.insert_owned(known.ip, FailValue::Ip(IPAddr::new(&ip, cidr)));
                     IPAddr::new(f, defcidr)
                 }
                 _ => IPAddr::new(&ip, cidr),
@@ -1195,7 +1203,7 @@ impl Filter {
                     .get(&known.mlfgained)
                     .cloned()
                     .unwrap_or(FailValue::None);
-                fail.insert_owned(known.nofail.clone(), g);
+                fail.insert_owned(known.nofail, g);
             }
         } else if fail.truthy(&known.nofail) {
             flags |= 1;
@@ -1269,7 +1277,7 @@ impl Filter {
             if flags & 8 == 0 {
                 m.extend(matched);
             }
-            fail.insert_owned(known.matches.clone(), FailValue::Lines(m));
+            fail.insert_owned(known.matches, FailValue::Lines(m));
         } else if flags & 3 == 1 {
             append_lines(&mut fail, &known.nofail_matches, matched);
         }
@@ -1312,7 +1320,7 @@ enum Ids {
 fn append_lines(fail: &mut FailData, key: &Key, lines: Vec<TupleLine>) {
     let mut all = fail.remove_lines(key).unwrap_or_default();
     all.extend(lines);
-    fail.insert_owned(key.clone(), FailValue::Lines(all));
+    fail.insert_owned(*key, FailValue::Lines(all));
 }
 
 impl FailData {
@@ -1332,7 +1340,7 @@ fn update_users(fail: &mut FailData, user: Option<&FailValue>) {
         return;
     };
     if !fail.truthy(&known.users) {
-        fail.insert_owned(known.users.clone(), FailValue::Set(Vec::new()));
+        fail.insert_owned(known.users, FailValue::Set(Vec::new()));
     }
     if let Some(FailValue::Set(users)) = fail.get_mut(&known.users) {
         if !users.contains(user) {

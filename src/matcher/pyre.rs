@@ -1197,7 +1197,11 @@ mod tests {
         for long in ["a".repeat(MEMO_SPAN_MAX + 1), "a".repeat(4 << 20)] {
             let mut scratch = AsciiScratch::default();
             assert!(ascii.captures(long.as_bytes(), None, &mut scratch));
-            assert!(scratch.filled == Filled::Locs && scratch.memo.is_empty() && scratch.whole.is_empty());
+            assert!(
+                scratch.filled == Filled::Locs
+                    && scratch.memo.is_empty()
+                    && scratch.whole.is_empty()
+            );
             assert_eq!(scratch.get(1), Some((0, long.len())));
         }
         // Every haystack a new shape: both memos turn themselves off after their trial.

@@ -703,10 +703,7 @@ impl Parser<'_> {
             now: ctx.now,
         };
         // Only templates of `Kind::Pattern` are in the memo.
-        if let Some(hit) = self
-            .memo
-            .lookup_repeat(&key, m.seq, line, (m.start, m.end))
-        {
+        if let Some(hit) = self.memo.lookup_repeat(&key, m.seq, line, (m.start, m.end)) {
             return hit;
         }
         self.parse_fresh(line, m, &key)
@@ -745,8 +742,7 @@ impl Parser<'_> {
                 };
                 let (result, range) =
                     strptime::group_dict_strptime_ranged(line, order, &m.slots, &env);
-                self.memo
-                    .store(key, &fields, &result, &range, self.local);
+                self.memo.store(key, &fields, &result, &range, self.local);
                 result
             }
             // `DateEpoch.getDate`: `float(v)`.
