@@ -21,6 +21,7 @@ pub mod faildata;
 pub mod failregex;
 pub mod filter;
 pub mod ipdns;
+mod local;
 pub mod prefilter;
 pub mod pyre;
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! is regular (fast, no backtracking) and with `fancy-regex` only when it needs lookaround, backreferences or
 //! conditionals, bounded by a backtracking limit.
 
+use super::local::LocalClasses;
 use super::shape::{Answer, ShapeMemo};
 use super::twin::Twin;
 use regex_automata::dfa::{dense, Automaton, StartKind};
@@ -687,6 +688,8 @@ const MEMO_BYTES: usize = 512 << 10;
 /// The same for the whole-haystack memo. A log with few repeats turns both off; `shape.rs` caps what
 /// all memos of the process hold together.
 const WHOLE_BYTES: usize = 384 << 10;
+/// The same for the local-shape memo (fewer shapes: it sees through user names).
+const LOCAL_BYTES: usize = 256 << 10;
 /// Longest match the memo keeps (its key is one byte per matched byte); longer matches take the regex
 /// crate's route. Below [`NO_SLOT`], so that an offset in the match fits a byte.
 const MEMO_SPAN_MAX: usize = 254;
@@ -787,23 +790,79 @@ impl Ascii {
                 None => {}
             }
         }
-        let found = self.captures_after_dfa(hay, end, scratch);
-        if whole && !scratch.whole.off {
-            let mut encoded = std::mem::take(&mut scratch.encoded);
-            encoded.clear();
-            if found {
-                // Offsets are at most the haystack's length, below MEMO_SPAN_MAX.
-                let spans = (0..self.re.captures_len()).flat_map(|i| match scratch.get(i) {
-                    Some((s, e)) => [s as u8, e as u8],
-                    None => [NO_SLOT; 2],
-                });
-                encoded.extend(spans);
+        // Past a miss there, the classes local to each position see through user names and addresses
+        // (see local.rs): the answer of another haystack of the same local shape.
+        let local = end.is_none() && self.local_key(hay, scratch);
+        if local {
+            let answer = match scratch.local.get(&scratch.local_key) {
+                Some(Answer::NoMatch) => Some(false),
+                Some(Answer::Match(slots)) => {
+                    scratch.memo_slots.clear();
+                    scratch.memo_slots.extend_from_slice(slots);
+                    scratch.filled = Filled::Memo;
+                    Some(true)
+                }
+                None => None,
+            };
+            if let Some(found) = answer {
+                // The next haystack of this very shape finds it in the cheaper memo.
+                if whole {
+                    self.remember(found, scratch, Memo::Whole);
+                }
+                return found;
             }
-            let value = found.then_some(encoded.as_slice());
-            scratch.whole.insert(&scratch.whole_key, value, WHOLE_BYTES);
-            scratch.encoded = encoded;
+        }
+        let found = self.captures_after_dfa(hay, end, scratch);
+        if whole {
+            self.remember(found, scratch, Memo::Whole);
+        }
+        if local {
+            self.remember(found, scratch, Memo::Local);
         }
         found
+    }
+
+    /// Puts the answer `scratch` holds into one of its haystack memos, under the key just made.
+    fn remember(&self, found: bool, scratch: &mut AsciiScratch, memo: Memo) {
+        let mut encoded = std::mem::take(&mut scratch.encoded);
+        encoded.clear();
+        if found {
+            // Offsets are at most the haystack's length, below MEMO_SPAN_MAX.
+            let spans = (0..self.re.captures_len()).flat_map(|i| match scratch.get(i) {
+                Some((s, e)) => [s as u8, e as u8],
+                None => [NO_SLOT; 2],
+            });
+            encoded.extend(spans);
+        }
+        let value = found.then_some(encoded.as_slice());
+        match memo {
+            Memo::Whole => scratch.whole.insert(&scratch.whole_key, value, WHOLE_BYTES),
+            Memo::Local => scratch.local.insert(&scratch.local_key, value, LOCAL_BYTES),
+        }
+        scratch.encoded = encoded;
+    }
+
+    /// Puts the key of the local-shape memo in `scratch.local_key` (see local.rs); false when that memo
+    /// does not apply or is off.
+    fn local_key(&self, hay: &[u8], scratch: &mut AsciiScratch) -> bool {
+        if scratch.local.off || hay.len() >= MEMO_SPAN_MAX {
+            return false;
+        }
+        if scratch.walk.0.is_none() {
+            scratch.walk.0 = self
+                .backtracker()
+                .and_then(|bt| LocalClasses::new(bt.get_nfa()));
+        }
+        let made = match scratch.walk.0.as_mut() {
+            Some(walk) => walk.key(hay, &mut scratch.local_key),
+            None => false,
+        };
+        if !made {
+            // The pattern's assertions are not handled, or the walk reached its limit: for good.
+            scratch.local.turn_off();
+            scratch.walk.0 = None;
+        }
+        made
     }
 
     /// Group extraction by a DFA pass (unless `end` is known) and the match's shape, else the `regex`
@@ -906,6 +965,24 @@ impl Ascii {
     }
 }
 
+/// The memos of an [`AsciiScratch`] keyed by a haystack.
+#[derive(Debug, Clone, Copy)]
+enum Memo {
+    Whole,
+    Local,
+}
+
+/// The walk giving the local-shape keys, built on first use; a clone starts without (it is a cache, as
+/// the memos).
+#[derive(Debug, Default)]
+struct Walk(Option<LocalClasses>);
+
+impl Clone for Walk {
+    fn clone(&self) -> Self {
+        Walk(None)
+    }
+}
+
 /// Where [`AsciiScratch`] holds the spans of the last search.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 enum Filled {
@@ -937,6 +1014,10 @@ struct AsciiScratch {
     /// Answers by the shape of the whole haystack: `None` no match, else the group slots.
     whole: ShapeMemo,
     whole_key: Vec<u8>,
+    /// Answers by the local shape of the haystack (see local.rs), asked when `whole` does not know.
+    local: ShapeMemo,
+    local_key: Vec<u8>,
+    walk: Walk,
     /// A memo value being built.
     encoded: Vec<u8>,
 }

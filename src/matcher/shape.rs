@@ -48,6 +48,20 @@ pub enum Answer<'a> {
     Match(&'a [u8]),
 }
 
+/// Takes `bytes` from the allowance all memos share, for another structure that caches by shape (the
+/// walk of `local.rs`); false when they are not left. Give them back with [`give_back`].
+pub fn take_shared(bytes: usize) -> bool {
+    ShapeMemo::take(bytes)
+}
+
+/// Returns bytes taken with [`take_shared`].
+pub fn give_back(bytes: usize) {
+    // `Some` always: the closure never refuses.
+    let _ = HELD.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+        Some(held.saturating_sub(bytes))
+    });
+}
+
 /// What the process-wide allowance holds after taking `more` bytes, if they fit under `all`.
 fn allowance(held: usize, more: usize, all: usize) -> Option<usize> {
     held.checked_add(more).filter(|&after| after <= all)
@@ -67,11 +81,7 @@ impl Clone for ShapeMemo {
 
 impl Drop for ShapeMemo {
     fn drop(&mut self) {
-        let bytes = self.bytes();
-        // `Some` always: the closure never refuses.
-        let _ = HELD.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
-            Some(held.saturating_sub(bytes))
-        });
+        give_back(self.bytes());
     }
 }
 
@@ -81,6 +91,11 @@ impl ShapeMemo {
         let mut memo = ShapeMemo::default();
         memo.off = off;
         memo
+    }
+
+    /// Turns the memo off for good, emptied.
+    pub fn turn_off(&mut self) {
+        *self = ShapeMemo::turned(true);
     }
 
     /// Heap bytes held.
