@@ -19,7 +19,7 @@
 //! The walk determinizes lazily, like a DFA whose states are the sets of alive NFA states. It stops
 //! growing at [`WALK_BYTES`] or when the allowance all memos share is spent (then it gives no key).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use regex_automata::nfa::thompson::{State, NFA};
 use regex_automata::util::look::Look;
@@ -58,7 +58,7 @@ pub struct LocalClasses {
     sets: Vec<Box<[StateID]>>,
     /// The walked state with no alive NFA state, once made.
     dead: Option<u32>,
-    ids: HashMap<Box<[StateID]>, u32>,
+    ids: FxHashMap<Box<[StateID]>, u32>,
     /// Scratch for closures.
     stack: Vec<StateID>,
     seen: Vec<bool>,
@@ -102,7 +102,7 @@ impl LocalClasses {
             table: Vec::new(),
             sets: Vec::new(),
             dead: None,
-            ids: HashMap::new(),
+            ids: FxHashMap::default(),
             stack: Vec::new(),
             seen: vec![false; nfa.states().len()],
             held: 0,
@@ -195,25 +195,31 @@ impl LocalClasses {
         }
         self.held += size;
         // Global classes are alike here when every state of the set moves on both to the same state.
-        let mut by_signature: HashMap<Vec<Option<StateID>>, u32> = HashMap::new();
+        // (A state has a handful of local classes: a list beats hashing the signatures.)
+        let mut signatures: Vec<Vec<Option<StateID>>> = Vec::new();
+        let mut signature = Vec::with_capacity(set.len() + 1);
         let row = self.table.len();
         for i in 0..stride {
             let b = self.representative[i];
-            let mut signature: Vec<Option<StateID>> = set
-                .iter()
-                .map(|&id| next_on(self.nfa.state(id), b))
-                .collect();
+            signature.clear();
+            signature.extend(set.iter().map(|&id| next_on(self.nfa.state(id), b)));
             if self.newline_apart {
                 // A marker no transition gives: `\n` is a class of its own.
                 signature.push((b == b'\n').then_some(StateID::ZERO));
             }
-            let fresh = u32::try_from(by_signature.len()).ok()?;
-            let class = *by_signature.entry(signature).or_insert(fresh);
-            if class >= u32::from(EOI) {
+            let class = match signatures.iter().position(|s| *s == signature) {
+                Some(c) => c,
+                None => {
+                    signatures.push(signature.clone());
+                    signatures.len() - 1
+                }
+            };
+            if class >= usize::from(EOI) {
                 self.table.truncate(row);
                 return None;
             }
-            self.table.push(class << 24 | UNKNOWN);
+            // Below EOI (254): fits the entry's top byte.
+            self.table.push((class as u32) << 24 | UNKNOWN);
         }
         if set.is_empty() {
             self.dead = Some(id);
