@@ -629,7 +629,9 @@ fn search_by_head(
     if rest.is_empty() || rest.starts_with('\n') {
         return None;
     }
-    let content_end = end + memchr::memchr(b'\n', rest.as_bytes()).unwrap_or(rest.len());
+    // No `\n` but maybe a final one (the caller checked): the content runs to the end or to that.
+    debug_assert!(!has_inner_newline(buf));
+    let content_end = end + rest.strip_suffix('\n').unwrap_or(rest).len();
     spans.extend_match(content_end, (end, content_end));
     Some(true)
 }

@@ -145,6 +145,8 @@ pub struct Filter {
     /// With maxlines 1: the current line holds a `\n`. Otherwise no buffer made of it (the line without
     /// its date, or a part of that) has one before its end, which spares a scan per regex search.
     line_has_newline: bool,
+    /// The current line came through [`Filter::process_split_line`]: it holds no `\n`.
+    split_input: bool,
     /// The prefregex ends with `<F-CONTENT>...</F-CONTENT>$`.
     content_at_end: bool,
     find_time: i64,
@@ -199,6 +201,7 @@ impl Filter {
             backtracking: Candidates::all(0),
             pre_groups: FailData::new(),
             line_has_newline: true,
+            split_input: false,
             content_at_end: false,
             find_time: 600,
             max_lines: 1,
@@ -470,6 +473,16 @@ impl Filter {
         self.find_failure_checked(tuple, date, no_date, now)
     }
 
+    /// [`Filter::process_line`] for a line its caller cut at `\n` (a log file's, so it holds none): this
+    /// spares a scan of every line for inner newlines.
+    pub fn process_split_line(&mut self, line: &str, now: f64) -> Vec<Failure> {
+        debug_assert!(!line.contains('\n'), "a split line holds no newline");
+        self.split_input = true;
+        let found = self.process_line(line, now);
+        self.split_input = false;
+        found
+    }
+
     /// `processLine((pre, date, post), date)`: a line whose date is already known (journal entries).
     /// The date is a float, as `FilterSystemd.formatJournalEntry` computes it.
     pub fn process_tuple_line(&mut self, tuple: TupleLine, date: f64, now: f64) -> Vec<Failure> {
@@ -628,7 +641,8 @@ impl Filter {
         now: f64,
     ) -> Vec<Failure> {
         let multi = self.max_lines > 1;
-        self.line_has_newline = multi || memchr::memchr(b'\n', tuple.joined().as_bytes()).is_some();
+        self.line_has_newline = multi
+            || (!self.split_input && memchr::memchr(b'\n', tuple.joined().as_bytes()).is_some());
         if multi {
             self.line_buffer.push(tuple.clone());
             let excess = self.line_buffer.len().saturating_sub(self.max_lines);

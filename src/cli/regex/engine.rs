@@ -115,7 +115,8 @@ impl LineClock {
 /// from fail2ban-regex's own per-line work (the figure issue #3 budgets).
 #[inline(never)]
 fn filter_line(filter: &mut Filter, line: &str, now: f64) -> Vec<Failure> {
-    filter.process_line(line, now)
+    // Lines come from a file cut at `\n` or from a string's `splitlines()`: none holds a `\n`.
+    filter.process_split_line(line, now)
 }
 
 /// The state of one fail2ban-regex run.
