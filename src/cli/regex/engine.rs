@@ -17,6 +17,7 @@ use super::report::{self, Hit, LineKind, LineStats, ListingPolicy, RegexStat};
 use super::source::{self, Encoding, FileLines};
 use crate::matcher::date::validate_time_zone;
 use crate::matcher::filter::{Diagnostic, Failure, Filter, Level as DiagLevel};
+use crate::matcher::faildata::known;
 use crate::matcher::{FailData, FailValue, TupleLine};
 
 /// fail2banregex.py's two print paths: `self.output` (report text, silent with `-o`) and `output` (always).
@@ -463,7 +464,7 @@ impl<'o> Fail2banRegex<'o> {
             if self.format.is_none() {
                 self.count_hit(failure, ret > 1);
             }
-            if failure.data.truthy("nofail") {
+            if failure.data.truthy(&known().nofail) {
                 is_ignored = true;
             } else {
                 ret += 1;
