@@ -227,12 +227,33 @@ impl Regex {
         org_lines: &[TupleLine],
         inner_newline: bool,
     ) -> Result<bool, BacktrackLimit> {
+        self.search_again(buf, org_lines, inner_newline, false)
+    }
+
+    /// [`Regex::search_known`] of the very buffer the last [`Regex::quick_content_known`] matched (the
+    /// caller knows: the filter's phase one, then phase two on the same line): its match end is taken
+    /// and the buffer kept without comparing or copying it again.
+    pub fn search_after_quick(
+        &mut self,
+        buf: &str,
+        org_lines: &[TupleLine],
+        inner_newline: bool,
+    ) -> Result<bool, BacktrackLimit> {
+        debug_assert!(self.last.matched && self.last.buf == buf);
+        self.search_again(buf, org_lines, inner_newline, true)
+    }
+
+    fn search_again(
+        &mut self,
+        buf: &str,
+        org_lines: &[TupleLine],
+        inner_newline: bool,
+        after_quick: bool,
+    ) -> Result<bool, BacktrackLimit> {
         debug_assert_eq!(inner_newline, has_inner_newline(buf));
-        let head_end = self
-            .last
-            .head_end
-            .take()
-            .filter(|_| self.last.matched && self.last.buf == buf);
+        let same_buf = after_quick
+            || (self.last.head_end.is_some() && self.last.matched && self.last.buf == buf);
+        let head_end = self.last.head_end.take().filter(|_| same_buf);
         self.last.matched = false;
         let re = match (&self.general, inner_newline) {
             (Some(src), true) => {
@@ -259,8 +280,10 @@ impl Regex {
         }
         self.last.spans_ready = true;
         self.last.matched = true;
-        self.last.buf.clear();
-        self.last.buf.push_str(buf);
+        if !same_buf {
+            self.last.buf.clear();
+            self.last.buf.push_str(buf);
+        }
         self.split_lines(org_lines);
         Ok(true)
     }

@@ -138,6 +138,8 @@ pub struct Filter {
     /// The failregexes whose last search may have matched: only they need their state cleared when a
     /// line leaves every failregex unmatched (22 far-apart structs on every sshd.conf line otherwise).
     fail_matched: Vec<usize>,
+    /// An empty vector for the next line's failures (see [`Filter::recycle_failures`]).
+    spare_failures: Vec<Failure>,
     /// The prefregex's groups of the current line (see [`Filter::find_in_buffer`]).
     pre_groups: FailData,
     /// The failregexes that run on a backtracking engine (fancy-regex).
@@ -200,6 +202,7 @@ impl Filter {
             fail_matched: Vec::new(),
             backtracking: Candidates::all(0),
             pre_groups: FailData::new(),
+            spare_failures: Vec::new(),
             line_has_newline: true,
             split_input: false,
             content_at_end: false,
@@ -483,6 +486,12 @@ impl Filter {
         found
     }
 
+    /// Hands back a vector [`Filter::process_line`] returned: the next line's failures go into it.
+    pub fn recycle_failures(&mut self, mut failures: Vec<Failure>) {
+        failures.clear();
+        self.spare_failures = failures;
+    }
+
     /// `processLine((pre, date, post), date)`: a line whose date is already known (journal entries).
     /// The date is a float, as `FilterSystemd.formatJournalEntry` computes it.
     pub fn process_tuple_line(&mut self, tuple: TupleLine, date: f64, now: f64) -> Vec<Failure> {
@@ -697,7 +706,8 @@ impl Filter {
         run: &mut Run<'_>,
         pre_groups: &mut FailData,
     ) -> Vec<Failure> {
-        let mut failures = Vec::new();
+        // Most lines find nothing; a caller that hands its vectors back spares an allocation per failure.
+        let mut failures = std::mem::take(&mut self.spare_failures);
         // Quirk (filter.py findFailure): the ignoreregexes are tried on the whole buffer before the
         // failregexes only when there are fewer of them than failregexes minus 2.
         if !self.ignoreregex.is_empty()
@@ -729,7 +739,8 @@ impl Filter {
         }
         let mut stale = false;
         if self.prefregex.is_some() {
-            if !self.search_pref(run) {
+            // Phase one said "some failregex may match" after the prefregex's quick search matched.
+            if !self.search_pref(run, anchored == Some(false)) {
                 return failures;
             }
             if let Some(pre) = self.prefregex.as_ref() {
@@ -879,12 +890,18 @@ impl Filter {
     }
 
     /// Searches the prefregex on the buffer; the backtracking limit counts as "not matched".
-    fn search_pref(&mut self, run: &Run<'_>) -> bool {
+    /// `after_quick`: phase one's quick search of the prefregex matched this very buffer.
+    fn search_pref(&mut self, run: &Run<'_>, after_quick: bool) -> bool {
         let Some(pre) = self.prefregex.as_mut() else {
             return false;
         };
         let inner = self.line_has_newline && has_inner_newline(&run.buf);
-        match pre.search_known(&run.buf, run.org, inner) {
+        let found = if after_quick {
+            pre.search_after_quick(&run.buf, run.org, inner)
+        } else {
+            pre.search_known(&run.buf, run.org, inner)
+        };
+        match found {
             Ok(m) => m,
             Err(_) => {
                 pre.clear_match();

@@ -16,8 +16,8 @@ use super::out::{Found, OutFormat};
 use super::report::{self, Hit, LineKind, LineStats, ListingPolicy, RegexStat};
 use super::source::{self, Encoding, FileLines};
 use crate::matcher::date::validate_time_zone;
-use crate::matcher::filter::{Diagnostic, Failure, Filter, Level as DiagLevel};
 use crate::matcher::faildata::known;
+use crate::matcher::filter::{Diagnostic, Failure, Filter, Level as DiagLevel};
 use crate::matcher::{FailData, FailValue, TupleLine};
 
 /// fail2banregex.py's two print paths: `self.output` (report text, silent with `-o`) and `output` (always).
@@ -473,6 +473,7 @@ impl<'o> Fail2banRegex<'o> {
                 }
             }
         }
+        self.filter.recycle_failures(failures);
         if self.format.is_some() {
             return Verdict {
                 matched: ret > 0,
