@@ -138,6 +138,8 @@ pub struct Filter {
     /// The failregexes whose last search may have matched: only they need their state cleared when a
     /// line leaves every failregex unmatched (22 far-apart structs on every sshd.conf line otherwise).
     fail_matched: Vec<usize>,
+    /// With maxlines 1: the allocations of a prefregex content line a match left behind.
+    content_lines: Vec<TupleLine>,
     /// An empty vector for the next line's failures (see [`Filter::recycle_failures`]).
     spare_failures: Vec<Failure>,
     /// The prefregex's groups of the current line (see [`Filter::find_in_buffer`]).
@@ -203,6 +205,7 @@ impl Filter {
             backtracking: Candidates::all(0),
             pre_groups: FailData::new(),
             spare_failures: Vec::new(),
+            content_lines: Vec::new(),
             line_has_newline: true,
             split_input: false,
             content_at_end: false,
@@ -759,7 +762,10 @@ impl Filter {
                     pre.group("content")
                 };
                 if let Some(c) = content.filter(|c| !c.is_empty()) {
-                    let mut lines = std::mem::take(&mut self.spare_lines);
+                    let mut lines = match self.spare_lines.capacity() {
+                        0 => std::mem::take(&mut self.content_lines),
+                        _ => std::mem::take(&mut self.spare_lines),
+                    };
                     lines.truncate(1);
                     match lines.first_mut() {
                         Some(line) => line.set("", "", c),
@@ -1031,7 +1037,11 @@ impl Filter {
             }
         }
         if !self.check_all_regex || self.max_lines > 1 {
-            run.cur = Current::Lines(self.failregex[i].unmatched_tuple_lines(run.org));
+            let unmatched = Current::Lines(self.failregex[i].unmatched_tuple_lines(run.org));
+            if let Current::Lines(content) = std::mem::replace(&mut run.cur, unmatched) {
+                // The prefregex content's line: kept for the next line's content (no allocation).
+                self.content_lines = content;
+            }
             *stale = true;
         }
         // The regex's groups over the prefregex's (`fail = preGroups.copy(); fail.update(currFail)`).
