@@ -527,8 +527,12 @@ impl PyRegex {
     /// The end of the leftmost-first match (no group extraction). Only for regular patterns: `None`
     /// for fancy-regex ones as well as when nothing matches, so callers check [`PyRegex::is_regular`].
     pub fn match_end(&self, hay: &str) -> Option<usize> {
-        if let (Some(re), true) = (&self.ascii, is_ascii(hay.as_bytes())) {
-            return re.match_end(hay.as_bytes());
+        if let Some(answer) = self
+            .ascii
+            .as_ref()
+            .and_then(|re| re.match_end(hay.as_bytes()))
+        {
+            return answer;
         }
         match &self.engine {
             Engine::Plain(p) => p.get()?.find(hay).map(|m| m.end()),
@@ -703,22 +707,30 @@ impl Ascii {
     /// The end of the leftmost-first match. A prefregex head is searched on every line, and the regex
     /// crate's lazy DFA pays for its generality there (start-state lookup, cache, strategy dispatch): a
     /// dense DFA walked byte by byte takes half the time.
-    fn match_end(&self, hay: &[u8]) -> Option<usize> {
+    ///
+    /// `None` when this engine cannot tell: the walk met a byte that is not ASCII. Only the bytes the walk
+    /// reads must be ASCII (not the whole haystack, which a prefregex head hardly reads): on ASCII text
+    /// the ASCII and Unicode forms of a pattern take the same steps (their classes, case folding and
+    /// word boundaries agree on ASCII characters), and the walk's answer depends on those bytes alone.
+    fn match_end(&self, hay: &[u8]) -> Option<Option<usize>> {
         let Some((dfa, start)) = self.dense().as_ref() else {
-            return self.re.find(hay).map(|m| m.end());
+            return is_ascii(hay).then(|| self.re.find(hay).map(|m| m.end()));
         };
         let mut sid = *start;
         let mut end = None;
         for (i, &b) in hay.iter().enumerate() {
+            if !b.is_ascii() {
+                return None;
+            }
             sid = dfa.next_state(sid, b);
             if dfa.is_special_state(sid) {
                 // Match states are entered one byte late: this one says the match may end before `b`.
                 if dfa.is_match_state(sid) {
                     end = Some(i);
                 } else if dfa.is_dead_state(sid) {
-                    return end;
+                    return Some(end);
                 } else if dfa.is_quit_state(sid) {
-                    return self.re.find(hay).map(|m| m.end());
+                    return is_ascii(hay).then(|| self.re.find(hay).map(|m| m.end()));
                 }
             }
         }
@@ -726,7 +738,7 @@ impl Ascii {
         if dfa.is_match_state(sid) {
             end = Some(hay.len());
         }
-        end
+        Some(end)
     }
 
     /// The DFA of [`Ascii::match_end`] and its anchored start state (at the start of a haystack: the
@@ -1214,7 +1226,33 @@ mod tests {
             for hay in *hays {
                 assert_eq!(
                     ascii.match_end(hay.as_bytes()),
-                    ascii.re.find(hay.as_bytes()).map(|m| m.end()),
+                    Some(ascii.re.find(hay.as_bytes()).map(|m| m.end())),
+                    "{pattern} on {hay:?}"
+                );
+            }
+        }
+    }
+
+    /// The walk needs only the bytes it reads to be ASCII: past them a line may hold anything, and
+    /// where it reads another byte the Unicode engine answers. Either way the Unicode regex's answer.
+    #[test]
+    fn match_end_on_text_that_is_not_ascii() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                r"^(?P<h>\S+) (?P<d>[a-z]+)\b",
+                &["web1 sshd é", "wéb1 sshd x", "web1 ßshd", "web1 sshdé", "é"],
+            ),
+            (r"(?i)^k+", &["kK\u{212a} x", "kk é", "\u{212a}k"]),
+            (r"^.{3}x", &["ééé x", "abcx é", "aéc x", "ab\u{1F600}x"]),
+            (r"^\w+\s", &["abc\u{a0}d ", "abc é", "ab\u{e9}c d"]),
+        ];
+        for (pattern, hays) in cases {
+            let ours = PyRegex::new(pattern, Dollar::Exact, BACKTRACK_LIMIT).expect("compiles");
+            let unicode = regex::Regex::new(&translate(pattern, Dollar::Exact)).expect("compiles");
+            for hay in *hays {
+                assert_eq!(
+                    ours.match_end(hay),
+                    unicode.find(hay).map(|m| m.end()),
                     "{pattern} on {hay:?}"
                 );
             }
