@@ -388,9 +388,16 @@ struct Starts {
 
 impl Starts {
     fn new(p: &Prefilter) -> Starts {
+        // Each failregex parsed once for both kinds of literal (parsing is most of this start-up work).
+        let hirs: Vec<Option<regex_syntax::hir::Hir>> = (0..p.prefixes.len())
+            .map(|i| {
+                let t = p.translated.get(i)?;
+                regex_syntax::Parser::new().parse(t).ok()
+            })
+            .collect();
         let literals: Vec<_> = (0..p.prefixes.len())
-            .map(|i| match (p.translated.get(i), p.multiline.get(i)) {
-                (Some(t), Some(false)) => start_literals(t),
+            .map(|i| match (hirs[i].as_ref(), p.multiline.get(i)) {
+                (Some(hir), Some(false)) => start_literals_of(hir),
                 _ => None,
             })
             .collect();
@@ -420,8 +427,9 @@ impl Starts {
         }
         let required = (0..p.prefixes.len())
             .map(|i| {
-                let t = p.translated.get(i)?;
-                let lit = required_literal(t, literals.get(i)?.as_deref().unwrap_or_default())?;
+                let hir = hirs[i].as_ref()?;
+                let lit =
+                    required_literal_of(hir, literals.get(i)?.as_deref().unwrap_or_default())?;
                 Some(memchr::memmem::Finder::new(&lit).into_owned())
             })
             .collect();
@@ -505,9 +513,14 @@ const START_LITERALS_MAX: usize = 16;
 /// and anchored at the start of the text, so its matches start where the buffer starts. `None` when any
 /// text may start a match. regex-syntax's prefix extraction guarantees that every match begins with one of
 /// the literals it returns, exact or not.
+#[cfg(test)]
 fn start_literals(translated: &str) -> Option<Vec<Box<[u8]>>> {
+    start_literals_of(&regex_syntax::Parser::new().parse(translated).ok()?)
+}
+
+/// [`start_literals`] of a parsed failregex.
+fn start_literals_of(hir: &regex_syntax::hir::Hir) -> Option<Vec<Box<[u8]>>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let hir = regex_syntax::Parser::new().parse(translated).ok()?;
     if !hir
         .properties()
         .look_set_prefix()
@@ -515,7 +528,7 @@ fn start_literals(translated: &str) -> Option<Vec<Box<[u8]>>> {
     {
         return None;
     }
-    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
     for keep in [8, 4, 2, 1] {
         if seq.len().is_some_and(|n| n <= START_LITERALS_MAX) {
             break;
@@ -537,7 +550,13 @@ fn start_literals(translated: &str) -> Option<Vec<Box<[u8]>>> {
 /// pass; `pam_[a-z]+\(sshd:auth\):\s+authentication failure;` starts like every `pam_unix(sshd:session)`
 /// line. Only what the match holds whatever path it takes counts: the literals of the top-level
 /// sequence, also inside capture groups.
+#[cfg(test)]
 fn required_literal(translated: &str, starts: &[Box<[u8]>]) -> Option<Vec<u8>> {
+    required_literal_of(&regex_syntax::Parser::new().parse(translated).ok()?, starts)
+}
+
+/// [`required_literal`] of a parsed failregex.
+fn required_literal_of(hir: &regex_syntax::hir::Hir, starts: &[Box<[u8]>]) -> Option<Vec<u8>> {
     use regex_syntax::hir::{Hir, HirKind};
     fn walk(h: &Hir, out: &mut Vec<Vec<u8>>) {
         match h.kind() {
@@ -547,9 +566,8 @@ fn required_literal(translated: &str, starts: &[Box<[u8]>]) -> Option<Vec<u8>> {
             _ => {}
         }
     }
-    let hir = regex_syntax::Parser::new().parse(translated).ok()?;
     let mut lits = Vec::new();
-    walk(&hir, &mut lits);
+    walk(hir, &mut lits);
     let redundant = |lit: &[u8]| {
         !starts.is_empty()
             && starts
