@@ -438,6 +438,8 @@ impl DnsResolver {
 
 #[cfg(test)]
 mod tests {
+    use crate::matcher::testing::random_strings;
+
     #[test]
     fn ipv6_parser_agrees_with_std() {
         let mut cases: Vec<String> = [
@@ -473,23 +475,12 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         let alphabet = ['0', '1', 'a', 'F', 'f', 'g', ':', ':', ':', '.', '9'];
-        let mut seed = 0x1234_5678_9abc_def1_u64;
-        for _ in 0..300_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let len = (seed % 20) as usize;
-            let mut x = seed;
-            let s: String = (0..len)
-                .map(|_| {
-                    x = x
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    alphabet[((x >> 33) % alphabet.len() as u64) as usize]
-                })
-                .collect();
-            cases.push(s);
-        }
+        cases.extend(random_strings(
+            &alphabet,
+            300_000,
+            19,
+            0x1234_5678_9abc_def1,
+        ));
         // Group lists with and without `::`.
         let groups = ["0", "1", "ff", "abcd", "12345", "", "G"];
         for n in 0..100_000usize {
@@ -539,19 +530,14 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        // Every string of up to 7 characters over a small alphabet, and random longer ones.
+        // Random strings over the characters of addresses.
         let alphabet = ['0', '1', '2', '5', '9', '.', 'a'];
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        for _ in 0..200_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let len = (seed % 16) as usize;
-            let s: String = (0..len)
-                .map(|k| alphabet[((seed >> (4 + 3 * k)) % alphabet.len() as u64) as usize])
-                .collect();
-            cases.push(s);
-        }
+        cases.extend(random_strings(
+            &alphabet,
+            200_000,
+            15,
+            0x2545_f491_4f6c_dd1d,
+        ));
         // Dotted parts that are almost octets.
         let parts = [
             "0", "00", "1", "01", "7", "25", "255", "256", "999", "1000", "", "x",

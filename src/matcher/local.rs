@@ -322,13 +322,7 @@ mod tests {
             r"^(?:(?P<w>[ab]*)c|(?P<v>a*)d)",
         ];
         let alphabet: &[u8] = b"Failed pubkeyforinvalidusrm 0123456789.:-_\nxabcdAcpt";
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::matcher::testing::xorshift(0x9e37_79b9_7f4a_7c15);
         for pattern in patterns {
             let mut walk = LocalClasses::new(&nfa(pattern)).expect("handled assertions");
             let re = regex::bytes::Regex::new(&format!("(?-u){pattern}")).expect("compiles");

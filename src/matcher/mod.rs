@@ -34,3 +34,35 @@ pub use faildata::{FailData, FailValue, TupleLine};
 pub use failregex::{Regex, RegexError, RegexOptions};
 pub use filter::{Diagnostic, Failure, Filter, FilterError, Level, UseDns};
 pub use ipdns::IPAddr;
+
+/// Helpers of the tests that compare the matcher with a reference on generated input.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// A xorshift generator: the same numbers on every run.
+    pub fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+        move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        }
+    }
+
+    /// `count` strings of up to `max_len` characters drawn from `alphabet`.
+    pub fn random_strings(
+        alphabet: &[char],
+        count: usize,
+        max_len: usize,
+        seed: u64,
+    ) -> Vec<String> {
+        let mut next = xorshift(seed);
+        (0..count)
+            .map(|_| {
+                let len = (next() % (max_len as u64 + 1)) as usize;
+                (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+}

@@ -1397,13 +1397,7 @@ mod tests {
             r"^(?P<a>[a-c]*?)(?P<b>c|ab)?\b(?P<d>\d+)?",
         ];
         let alphabet = b"Failed pswordfrm0123456789.abc  ";
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::matcher::testing::xorshift(0x2545_f491_4f6c_dd1d);
         for pattern in patterns {
             let ascii = test_engine(pattern);
             let mut scratch = AsciiScratch::default();
