@@ -493,13 +493,7 @@ mod tests {
             }
             cases.push(parts.join(":"));
         }
-        for s in &cases {
-            assert_eq!(
-                super::parse_ipv6(s),
-                s.parse::<super::Ipv6Addr>().ok(),
-                "{s:?}"
-            );
-        }
+        agrees_with_std(&cases, super::parse_ipv6);
     }
 
     #[test]
@@ -549,12 +543,16 @@ mod tests {
                 .collect();
             cases.push(s.join("."));
         }
-        for s in &cases {
-            assert_eq!(
-                super::parse_ipv4(s),
-                s.parse::<super::Ipv4Addr>().ok(),
-                "{s:?}"
-            );
+        agrees_with_std(&cases, super::parse_ipv4);
+    }
+
+    /// Every case parses as std's parser parses it.
+    fn agrees_with_std<T>(cases: &[String], ours: fn(&str) -> Option<T>)
+    where
+        T: std::str::FromStr + PartialEq + std::fmt::Debug,
+    {
+        for s in cases {
+            assert_eq!(ours(s), s.parse::<T>().ok(), "{s:?}");
         }
     }
 
