@@ -464,6 +464,7 @@ impl Regex {
         self.group_at(&self.spans(), i)
     }
 
+    #[inline]
     fn group_at(&self, spans: &Spans, i: usize) -> Option<&str> {
         spans.get(i).map(|(s, e)| &self.last.buf[s..e])
     }
@@ -498,6 +499,7 @@ impl Regex {
     }
 
     /// The value of group `i` in a group dict.
+    #[inline]
     fn group_value(&self, spans: &Spans, i: usize) -> FailValue {
         self.group_at(spans, i)
             .map_or(FailValue::None, |t| FailValue::Str(t.into()))

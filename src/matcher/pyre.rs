@@ -324,6 +324,7 @@ pub struct Spans {
 
 impl Spans {
     /// The span of group `i`, if it participated.
+    #[inline]
     pub fn get(&self, i: usize) -> Option<(usize, usize)> {
         match self.in_ascii {
             Some(n) => (i < n).then(|| self.ascii.get(i)).flatten(),
@@ -1036,6 +1037,7 @@ struct AsciiScratch {
 
 impl AsciiScratch {
     /// The span of group `i` in the last match.
+    #[inline]
     fn get(&self, i: usize) -> Option<(usize, usize)> {
         match self.filled {
             Filled::Slots => {
