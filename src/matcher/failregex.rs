@@ -230,7 +230,7 @@ impl Regex {
         self.search_again(buf, org_lines, inner_newline, false)
     }
 
-    /// [`Regex::search_known`] of the very buffer the last [`Regex::quick_content_known`] matched (the
+    /// [`Regex::search_known`] of the very buffer the last [`Regex::quick_content`] matched (the
     /// caller knows: the filter's phase one, then phase two on the same line): its match end is taken
     /// and the buffer kept without comparing or copying it again.
     pub fn search_after_quick(
@@ -288,18 +288,10 @@ impl Regex {
         Ok(true)
     }
 
-    /// Like [`Regex::search`] on a single-line buffer with one original line, but only decides whether the
-    /// regex matches (a DFA for regular regexes); the groups are computed only if asked for later.
+    /// Like [`Regex::search_known`] on a single-line buffer with one original line, but only decides
+    /// whether the regex matches (a DFA for regular regexes); the groups are computed only if asked for
+    /// later.
     pub fn search_quick(
-        &mut self,
-        buf: &str,
-        org_lines: &[TupleLine],
-    ) -> Result<bool, BacktrackLimit> {
-        self.search_quick_known(buf, org_lines, has_inner_newline(buf))
-    }
-
-    /// [`Regex::search_quick`] when the caller knows whether `buf` has inner newlines.
-    pub fn search_quick_known(
         &mut self,
         buf: &str,
         org_lines: &[TupleLine],
@@ -340,12 +332,7 @@ impl Regex {
     /// [`Regex::search_quick`] for a `...(?P<content>.+)$` regex on a single-line buffer of one line,
     /// telling where the content starts: `Some(None)` no match, `Some(Some(start))` a match whose content
     /// is `buf[start..]` without the final `\n`. `None` when only [`Regex::search`] can tell.
-    pub fn quick_content(&mut self, buf: &str, org_lines: &[TupleLine]) -> Option<Option<usize>> {
-        self.quick_content_known(buf, org_lines, has_inner_newline(buf))
-    }
-
-    /// [`Regex::quick_content`] when the caller knows whether `buf` has inner newlines.
-    pub fn quick_content_known(
+    pub fn quick_content(
         &mut self,
         buf: &str,
         org_lines: &[TupleLine],

@@ -851,7 +851,7 @@ impl Filter {
     fn anchored_phase_one(&mut self, run: &Run<'_>) -> Option<bool> {
         let start = match self.prefregex.as_mut() {
             None => 0,
-            Some(pre) => match pre.quick_content_known(
+            Some(pre) => match pre.quick_content(
                 &run.buf,
                 run.org,
                 self.line_has_newline && has_inner_newline(&run.buf),
@@ -886,7 +886,7 @@ impl Filter {
     fn quick_no_failure(&mut self, run: &Run<'_>) {
         if let Some(pre) = self.prefregex.as_mut() {
             let inner = self.line_has_newline && has_inner_newline(&run.buf);
-            if pre.search_quick_known(&run.buf, run.org, inner).is_err() {
+            if pre.search_quick(&run.buf, run.org, inner).is_err() {
                 pre.clear_match();
                 let msg = backtrack_message(&self.jail, pre.regex());
                 self.diag(Level::Warning, msg);
