@@ -2,10 +2,7 @@
 //! (configparserinc.py `BasicInterpolationWithName`, `_map_section_options`, `get_ex`), and the
 //! merging of several files into one store (configparserinc.py `read`, `merge_section`).
 
-use std::sync::OnceLock;
-
 use indexmap::IndexMap;
-use regex::Regex;
 
 use crate::error::{Error, Result};
 use crate::ini::{Section, Store, DEFAULT_SECTION};
@@ -17,30 +14,59 @@ const MAX_INTERPOLATION_DEPTH: usize = 10;
 /// configparser turns every value into a string except `None`, which stays `None` (`_unify_values`).
 pub type Vars = IndexMap<String, Option<String>>;
 
-fn section_subst_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    // configparserinc.py SECTION_OPTSUBST_CRE
-    RE.get_or_init(|| Regex::new(r"%\(([\w\-]+/([^\)]+))\)s").expect("constant regex"))
+// configparserinc.py's three regexes over option names and values, written out by hand: compiled, their
+// Unicode `\w` cost more than reading a whole filter. Each function gives what the regex crate gave for
+// the regex in its comment (the tests compare them on generated names).
+
+/// `[\w\-]`: a character of a section name.
+fn is_section_char(c: char) -> bool {
+    c == '-' || regex_syntax::is_word_character(c)
 }
 
-fn section_optname_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    // configparserinc.py SECTION_OPTNAME_CRE
-    RE.get_or_init(|| Regex::new(r"^([\w\-]+)/([^\s>]+)$").expect("constant regex"))
+/// The byte length of the longest run of `is` characters at the start of `s`.
+fn run_len(s: &str, is: impl Fn(char) -> bool) -> usize {
+    s.chars().take_while(|&c| is(c)).map(char::len_utf8).sum()
 }
 
-fn conditional_re() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    // configparserinc.py CONDITIONAL_RE
-    RE.get_or_init(|| Regex::new(r"^(\w+)(\?.+)$").expect("constant regex"))
+/// SECTION_OPTSUBST_CRE (`%\(([\w\-]+/([^\)]+))\)s`), every match: `(sec/opt, opt)`.
+fn section_substs(s: &str) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(p) = s[from..].find("%(") {
+        let q = from + p + 2;
+        let name = run_len(&s[q..], is_section_char);
+        // `[\w\-]+` then `/`, `[^)]+` then `)s`: neither run can end anywhere else than where it stops.
+        let opt_start = q + name + 1;
+        let matched = (name > 0 && s[q + name..].starts_with('/'))
+            .then(|| s[opt_start..].find(')'))
+            .flatten()
+            .filter(|&n| n > 0 && s[opt_start + n..].starts_with(")s"));
+        match matched {
+            Some(n) => {
+                out.push((&s[q..opt_start + n], &s[opt_start..opt_start + n]));
+                from = opt_start + n + 2;
+            }
+            None => from = q - 1,
+        }
+    }
+    out
 }
 
-/// Splits a conditional name (`Init?family=inet6` → `("Init", "?family=inet6")`).
+/// SECTION_OPTNAME_CRE (`^([\w\-]+)/([^\s>]+)$`): `(sec, opt)`.
+fn section_optname(s: &str) -> Option<(&str, &str)> {
+    let name = run_len(s, is_section_char);
+    let opt = s[name..].strip_prefix('/')?;
+    (name > 0 && !opt.is_empty() && !opt.contains(|c: char| c.is_whitespace() || c == '>'))
+        .then(|| (&s[..name], opt))
+}
+
+/// Splits a conditional name (`Init?family=inet6` → `("Init", "?family=inet6")`): CONDITIONAL_RE
+/// (`^(\w+)(\?.+)$`).
 pub fn split_conditional(name: &str) -> Option<(&str, &str)> {
-    let caps = conditional_re().captures(name)?;
-    let base = caps.get(1)?.as_str();
-    let cond = caps.get(2)?.as_str();
-    Some((base, cond))
+    let base = run_len(name, regex_syntax::is_word_character);
+    let cond = &name[base..];
+    (base > 0 && cond.len() > 1 && cond.starts_with('?') && !cond.contains('\n'))
+        .then(|| (&name[..base], cond))
 }
 
 /// The layered map one interpolation step looks names up in: configparser's
@@ -174,9 +200,7 @@ impl Store {
     /// `KNOWN/<section>` then `<section>`, `default/opt` from DEFAULT) before the plain lookup.
     pub fn get_ex(&self, section: &str, option: &str, vars: &Vars) -> Result<String> {
         if option.contains('/') {
-            if let Some(caps) = section_optname_re().captures(option) {
-                let sec = &caps[1];
-                let opt = &caps[2];
+            if let Some((sec, opt)) = section_optname(option) {
                 let candidates: Vec<String> = match sec.to_lowercase().as_str() {
                     "known" => vec![format!("KNOWN/{section}"), section.to_owned()],
                     "default" => vec![DEFAULT_SECTION.to_owned()],
@@ -317,9 +341,7 @@ impl Store {
         if !rest.contains('/') || !rest.contains("%(") {
             return;
         }
-        for caps in section_subst_re().captures_iter(rest) {
-            let sopt = &caps[1];
-            let opt = &caps[2];
+        for (sopt, opt) in section_substs(rest) {
             if first.contains_key(sopt) || chain.contains(sopt) {
                 continue;
             }
@@ -428,6 +450,63 @@ mod tests {
 
     fn store(text: &str) -> Store {
         parse(Path::new("t"), text).unwrap()
+    }
+
+    /// The three hand-written matchers against the regexes they replace, on names made of the characters
+    /// those regexes look at.
+    #[test]
+    fn name_matchers_agree_with_the_regexes() {
+        let subst = regex::Regex::new(r"%\(([\w\-]+/([^\)]+))\)s").unwrap();
+        let optname = regex::Regex::new(r"^([\w\-]+)/([^\s>]+)$").unwrap();
+        let conditional = regex::Regex::new(r"^(\w+)(\?.+)$").unwrap();
+        let atoms = [
+            "%(",
+            "%",
+            "(",
+            ")",
+            ")s",
+            "s",
+            "/",
+            "-",
+            "?",
+            "a",
+            "é",
+            "_",
+            "1",
+            " ",
+            "\n",
+            "\u{a0}",
+            ">",
+            "known",
+            "%(known/x)s",
+            "\u{2003}",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..40_000 {
+            let n = (next() % 8) as usize;
+            let s: String = (0..n)
+                .map(|_| atoms[(next() % atoms.len() as u64) as usize])
+                .collect();
+            let want: Vec<(&str, &str)> = subst
+                .captures_iter(&s)
+                .map(|c| (c.get(1).unwrap().as_str(), c.get(2).unwrap().as_str()))
+                .collect();
+            assert_eq!(section_substs(&s), want, "{s:?}");
+            let want = optname
+                .captures(&s)
+                .map(|c| (c.get(1).unwrap().as_str(), c.get(2).unwrap().as_str()));
+            assert_eq!(section_optname(&s), want, "{s:?}");
+            let want = conditional
+                .captures(&s)
+                .map(|c| (c.get(1).unwrap().as_str(), c.get(2).unwrap().as_str()));
+            assert_eq!(split_conditional(&s), want, "{s:?}");
+        }
     }
 
     fn vars(pairs: &[(&str, &str)]) -> Vars {
