@@ -12,6 +12,7 @@
 
 mod backtrack;
 mod engine;
+mod helpers;
 mod memo;
 mod repeat;
 mod strptime;

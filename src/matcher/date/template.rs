@@ -5,6 +5,7 @@
 
 use super::backtrack::Bytes;
 use super::engine::{Engine, Extent, Found};
+use super::helpers;
 use super::timere::{expand, has_alpha_code, TimeReEnv};
 use super::DateError;
 use fancy_regex::Regex as Fancy;
@@ -58,61 +59,19 @@ pub struct Template {
     value_group: usize,
 }
 
-/// fail2ban's regexes over regexes (datetemplate.py), in fancy-regex syntax.
-struct Helpers {
-    grouped: Fancy,
-    group: Fancy,
-    global_flags: Fancy,
-    no_word_begin: Fancy,
-    no_word_end: Fancy,
-    del_word_bounds: Fancy,
-    line_begin: Fancy,
-    line_end: Fancy,
-    epoch: Fancy,
-    unbound_start: Fancy,
-    unbound_end: Fancy,
-}
-
-fn helpers() -> &'static Helpers {
-    static HELPERS: OnceLock<Helpers> = OnceLock::new();
-    HELPERS.get_or_init(|| {
-        // Constant regexes: compiling them cannot fail (covered by the unit tests).
-        let re = |s: &str| Fancy::new(s).expect("constant helper regex compiles");
-        Helpers {
-            grouped: re(r"(?<!(?:\(\?))(?<!\\)\((?!\?)"),
-            group: re(r"^((?:\(\?\w+\))?\^?(?:\(\?\w+\))?)(.*?)(\$?)$"),
-            global_flags: re(r"((?:^|(?!<\\))\(\?[a-z]+\))"),
-            no_word_begin: re(r"^\(*(?:\(\?\w+\))?(?:\^|\(*\*\*|\((?:\?:)?\^)"),
-            no_word_end: re(r"(?<!\\)(?:\$\)?|\\b|\\s|\*\*\)*)$"),
-            del_word_bounds: re(r"^\(*(?:\(\?\w+\))?\(*\*\*|(?<!\\)\*\*\)*$"),
-            line_begin: re(r"^(?:\(\?\w+\))?(?:\^|\((?:\?:)?\^(?!\|))"),
-            line_end: re(r"(?<![\\\|])(?:\$\)?)$"),
-            epoch: re(r"(?i)(?<!\\)\{L?EPOCH\}"),
-            unbound_start: re(r"^\((?:\?:)?\^\|\\b\|\\W\)"),
-            unbound_end: re(r"\(\?=\\b\|\\W\|\$\)$"),
-        }
-    })
-}
-
-fn found(re: &Fancy, s: &str) -> bool {
-    matches!(re.find(s), Ok(Some(_)))
-}
-
 /// `DateTemplate.setRegex` → (regex, flags); may prefix the name with `{^LN-BEG}`.
 fn set_regex(name: &mut String, regex: &str, begin: WordBegin, end: bool) -> (String, u8) {
-    let h = helpers();
     let mut regex = regex.trim().to_string();
     let mut gflags = String::new();
-    if let Ok(Some(m)) = h.global_flags.find(&regex) {
-        gflags = m.as_str().to_string();
-        regex.replace_range(m.range(), "");
+    if let Some(r) = helpers::global_flags(&regex) {
+        gflags = regex[r.clone()].to_string();
+        regex.replace_range(r, "");
     }
-    let bound_begin = begin != WordBegin::No && !found(&h.no_word_begin, &regex);
-    let bound_end = end && !found(&h.no_word_end, &regex);
-    if !found(&h.grouped, &regex) {
-        if let Ok(Some(c)) = h.group.captures(&regex) {
-            let part = |i| c.get(i).map_or("", |m| m.as_str());
-            regex = format!("{}({}){}", part(1), part(2), part(3));
+    let bound_begin = begin != WordBegin::No && !helpers::no_word_begin(&regex);
+    let bound_end = end && !helpers::no_word_end(&regex);
+    if !helpers::has_group(&regex) {
+        if let Some((flags, body, dollar)) = helpers::split_group(&regex) {
+            regex = format!("{flags}({body}){dollar}");
         }
     }
     let mut flags = 0;
@@ -132,27 +91,14 @@ fn set_regex(name: &mut String, regex: &str, begin: WordBegin, end: bool) -> (St
         flags |= WORD_END;
         regex.push_str(r"(?=\b|\W|$)");
     }
-    if flags & LINE_BEGIN == 0 && found(&h.line_begin, &regex) {
+    if flags & LINE_BEGIN == 0 && helpers::line_begin(&regex) {
         flags |= LINE_BEGIN;
     }
-    if flags & LINE_END == 0 && found(&h.line_end, &regex) {
+    if flags & LINE_END == 0 && helpers::line_end(&regex) {
         flags |= LINE_END;
     }
-    let regex = del_word_bounds(&regex);
+    let regex = helpers::del_word_bounds(&regex);
     (format!("{gflags}{regex}"), flags)
-}
-
-/// `RE_DEL_WRD_BOUNDS`: drop a leading and a trailing `**` (with the parentheses around them kept).
-fn del_word_bounds(regex: &str) -> String {
-    let mut out = String::with_capacity(regex.len());
-    let mut last = 0;
-    for m in helpers().del_word_bounds.find_iter(regex).flatten() {
-        out.push_str(&regex[last..m.start()]);
-        out.push_str(&m.as_str().replace("**", ""));
-        last = m.end();
-    }
-    out.push_str(&regex[last..]);
-    out
 }
 
 impl Template {
@@ -236,9 +182,7 @@ impl Template {
             (None, false) => "Epoch".to_string(),
         };
         let (regex, flags) = if let Some(p) = pattern {
-            let inner = helpers()
-                .epoch
-                .replace_all(p, |_: &fancy_regex::Captures| format!("({epoch_re})"));
+            let inner = helpers::replace_epoch(p, &format!("({epoch_re})"));
             set_regex(&mut name, &format!("({inner})"), WordBegin::Yes, true)
         } else if !line_begin_only {
             let re = r"((?:^|(?P<square>(?<=^\[))|(?P<selinux>(?<=\baudit\()))%s)(?:(?(selinux)(?=:\d+\)))|(?(square)(?=\])))"
@@ -300,16 +244,14 @@ impl Template {
 
 /// An epoch template built from a pattern with `{EPOCH}`/`{LEPOCH}` (its value is group 2).
 fn pattern_epoch(name: &str) -> bool {
-    found(&helpers().epoch, name)
+    helpers::has_epoch(name)
 }
 
 /// `DateTemplate.unboundPattern`: strip `{UNB}`, `{^LN-BEG}` and the word-boundary wrappers.
 pub fn unbound_pattern(pattern: &str) -> String {
-    let h = helpers();
     let p = pattern.strip_prefix("{UNB}").unwrap_or(pattern);
     let p = p.strip_prefix("{^LN-BEG}").unwrap_or(p);
-    let p = h.unbound_start.replace(p, "");
-    h.unbound_end.replace(&p, "").into_owned()
+    helpers::strip_bound_wrappers(p).to_owned()
 }
 
 /// The 17 default patterns (`DateDetectorCache.DEFAULT_TEMPLATES`), in order.
@@ -370,7 +312,7 @@ fn build_pattern_template(
     env: &TimeReEnv,
 ) -> Result<Template, DateError> {
     if key.contains("EPOCH") {
-        if found(&helpers().epoch, pattern) {
+        if helpers::has_epoch(pattern) {
             return Template::epoch(false, Some(pattern), key.contains("LEPOCH"));
         }
         match key {
