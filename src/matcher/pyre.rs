@@ -720,9 +720,6 @@ impl Ascii {
         let mut sid = *start;
         let mut end = None;
         for (i, &b) in hay.iter().enumerate() {
-            if !b.is_ascii() {
-                return None;
-            }
             sid = dfa.next_state(sid, b);
             if dfa.is_special_state(sid) {
                 // Match states are entered one byte late: this one says the match may end before `b`.
@@ -731,7 +728,8 @@ impl Ascii {
                 } else if dfa.is_dead_state(sid) {
                     return Some(end);
                 } else if dfa.is_quit_state(sid) {
-                    return is_ascii(hay).then(|| self.re.find(hay).map(|m| m.end()));
+                    // Only the bytes that are not ASCII quit (see `dense`).
+                    return None;
                 }
             }
         }
@@ -749,9 +747,15 @@ impl Ascii {
             // The backtracker's automaton (the same settings as `regex::bytes` without Unicode); it exists
             // only for a pattern anchored at the start, where an anchored walk is the leftmost search.
             let nfa = self.backtracker()?.get_nfa();
+            // Bytes that are not ASCII stop the walk (the Unicode engine answers then): the DFA itself
+            // tells, so the walk tests nothing else per byte.
+            let mut config = dense::DFA::config();
+            for b in 0x80..=0xff {
+                config = config.quit(b, true);
+            }
             let dfa = dense::Builder::new()
                 .configure(
-                    dense::DFA::config()
+                    config
                         .start_kind(StartKind::Anchored)
                         .dfa_size_limit(Some(DENSE_LIMIT))
                         .determinize_size_limit(Some(4 * DENSE_LIMIT)),
