@@ -25,6 +25,10 @@ pub struct Cache<K, V> {
     next_seq: u64,
 }
 
+/// Names one entry of a [`Cache`] (its sequence number) while nothing else changes the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handle(u64);
+
 #[derive(Debug, Clone)]
 struct Entry<K, V> {
     key: K,
@@ -60,7 +64,10 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let seq = *self.index.get(k)?;
+        self.position_of_seq(*self.index.get(k)?)
+    }
+
+    fn position_of_seq(&self, seq: u64) -> Option<usize> {
         // Entries mostly leave from the front (eviction, expiry), so the entry is usually where its
         // sequence number says; only an `unset` in the middle shifts the ones after it.
         let guess = usize::try_from(seq.checked_sub(self.entries.front()?.seq)?).ok()?;
@@ -68,6 +75,27 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
             Some(e) if e.seq == seq => Some(guess),
             _ => self.entries.binary_search_by_key(&seq, |e| e.seq).ok(),
         }
+    }
+
+    /// The handle of the live entry for `k` (an expired one is removed), for [`Cache::at_mut`]: a later
+    /// access to the same entry without hashing the key again.
+    pub fn handle<Q>(&mut self, k: &Q, now: f64) -> Option<Handle>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let pos = self.position(k)?;
+        if self.entries[pos].expiry > now {
+            return Some(Handle(self.entries[pos].seq));
+        }
+        self.remove_at(pos);
+        None
+    }
+
+    /// The value of the entry `h` names, if the entry is still there. Its expiry is not checked again.
+    pub fn at_mut(&mut self, h: Handle) -> Option<&mut V> {
+        let pos = self.position_of_seq(h.0)?;
+        Some(&mut self.entries[pos].value)
     }
 
     /// Removes the entry at `pos` (a position from [`Cache::position`] or the front of a non-empty cache).
@@ -102,7 +130,7 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
     }
 
     /// Sets `k` (`Cache.set`): an existing key keeps its place in the order and gets a new expiry.
-    pub fn set(&mut self, k: K, v: V, now: f64) {
+    pub fn set(&mut self, k: K, v: V, now: f64) -> Handle {
         if self.entries.len() >= self.max_count {
             // Evict from the front: at least one entry, then every expired one, until there is room
             // (Utils.Cache.set).
@@ -117,6 +145,7 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
             Some(pos) => {
                 self.entries[pos].value = v;
                 self.entries[pos].expiry = expiry;
+                Handle(self.entries[pos].seq)
             }
             None => {
                 let seq = self.next_seq;
@@ -128,6 +157,7 @@ impl<K: Hash + Eq + Clone, V> Cache<K, V> {
                     expiry,
                     seq,
                 });
+                Handle(seq)
             }
         }
     }
@@ -209,6 +239,25 @@ mod tests {
         assert_eq!(c.get(&998, 3.0), None);
         assert_eq!(c.get(&997, 3.0), Some(&0));
         assert_eq!(c.get(&999, 3.0), Some(&1998));
+    }
+
+    #[test]
+    fn handles_find_their_entry_until_it_goes() {
+        let mut c = Cache::new(3, 10.0);
+        let a = c.set("a", 1, 0.0);
+        let b = c.set("b", 2, 0.0);
+        assert_eq!(c.handle(&"b", 1.0), Some(b));
+        *c.at_mut(b).expect("there") = 5;
+        assert_eq!(c.get(&"b", 1.0), Some(&5));
+        // Setting a key again keeps its entry (and handle).
+        assert_eq!(c.set("a", 7, 1.0), a);
+        c.unset(&"a");
+        assert_eq!(c.at_mut(a), None);
+        assert_eq!(c.at_mut(b), Some(&mut 5));
+        // An expired entry gives no handle, and goes.
+        assert_eq!(c.handle(&"b", 10.0), None);
+        assert_eq!(c.at_mut(b), None);
+        assert!(c.is_empty());
     }
 
     #[test]

@@ -423,6 +423,9 @@ impl FailData {
     }
 
     /// `d.pop(k, None)`.
+    // Not inlined (nor is `insert_owned`): `_mergeFailure` makes a dozen of these, and inlined copies of
+    // the vector shift and the value's drop made the per-failure code larger than the instruction cache.
+    #[inline(never)]
     pub fn remove<Q: Lookup + ?Sized>(&mut self, k: &Q) -> Option<FailValue> {
         let pos = self.position(k)?;
         let (key, v) = self.items.remove(pos);
@@ -444,20 +447,11 @@ impl FailData {
         }
     }
 
-    /// `dict(base); d.update(over)` in one allocation, with room for the keys fail2ban adds next
-    /// (`matches`, `users`, `ip`, ...).
-    pub fn merged(base: &FailData, over: FailData) -> FailData {
-        let mut d = base.copy_with_room(over.items.len() + 4);
-        d.update(over);
-        d
-    }
-
-    /// `d.copy()` in an allocation with room for `extra` more keys.
-    pub fn copy_with_room(&self, extra: usize) -> FailData {
-        let mut d = FailData::with_capacity(self.items.len() + extra);
-        d.items.extend(self.items.iter().cloned());
-        d.present = self.present;
-        d
+    /// `d = base.copy()` into this dict's allocation.
+    pub fn copy_from(&mut self, base: &FailData) {
+        self.items.clear();
+        self.items.extend(base.items.iter().cloned());
+        self.present = base.present;
     }
 
     /// `d.update(other)`, taking `other`'s keys and values instead of copying them.
@@ -469,7 +463,7 @@ impl FailData {
     }
 
     /// [`FailData::insert`] with a shared key (no allocation for it).
-    #[inline]
+    #[inline(never)]
     pub fn insert_owned(&mut self, k: Key, v: FailValue) {
         match self.get_mut(&k) {
             Some(slot) => *slot = v,
@@ -477,9 +471,10 @@ impl FailData {
         }
     }
 
-    /// The items in order, taken.
-    pub fn into_items(self) -> impl Iterator<Item = (Key, FailValue)> {
-        self.items.into_iter()
+    /// The items in order, taken out: the dict is left empty, with its allocation.
+    pub fn drain(&mut self) -> impl Iterator<Item = (Key, FailValue)> + '_ {
+        self.present = 0;
+        self.items.drain(..)
     }
 
     /// Items in order.
@@ -583,12 +578,17 @@ mod tests {
         );
         assert_eq!(d.get_str(&k.user), Some("eve"));
         // A copy keeps what it knows about its keys.
-        let c = d.copy_with_room(2);
+        let mut c = FailData::new();
+        c.insert_owned(k.nofail, FailValue::None);
+        c.copy_from(&d);
         assert_eq!(c, d);
         assert_eq!(c.get_str(&k.user), Some("eve"));
-        let m = FailData::merged(&c, FailData::new());
-        assert_eq!(m.matches(), &[] as &[TupleLine]);
-        assert!(m.get(&k.matches).is_some());
+        assert!(c.get(&k.nofail).is_none());
+        assert_eq!(c.matches(), &[] as &[TupleLine]);
+        // Drained, a dict is empty and forgets its keys.
+        let items: Vec<_> = c.drain().map(|(k, _)| k.as_str().to_owned()).collect();
+        assert_eq!(items, ["cond_user", "matches", "user"]);
+        assert!(c.is_empty() && c.get(&k.user).is_none());
     }
 
     #[test]

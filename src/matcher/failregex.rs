@@ -462,27 +462,30 @@ impl Regex {
     }
 
     /// `fail = base.copy(); fail.update(getGroups())` (filter.py findFailure, with the prefregex's groups
-    /// as `base`), without building the group dict on its own first when that gives the same dict.
-    pub fn groups_over(&self, base: &FailData) -> FailData {
-        if base.is_empty() {
-            return self.groups();
-        }
+    /// as `base`), written into `fail` (cleared first, its allocation reused), without building the group
+    /// dict on its own first when that gives the same dict.
+    pub fn groups_over_into(&self, base: &FailData, fail: &mut FailData) {
+        fail.copy_from(base);
         if !self.alt_values.is_empty() || !self.tuple_values.is_empty() {
             // `alt_`/`tuple_` merging looks at the regex's own groups only (`not fail.get(n)`), not at
             // what `base` holds under the same name.
-            return FailData::merged(base, self.groups());
+            fail.update(self.groups());
+            return;
         }
-        // Room for the usual additions downstream (`matches`, `users`, `ip`, ...).
-        let mut fail = base.copy_with_room(self.keys.len() + 4);
         if self.last.matched {
             let spans = self.spans();
             for (i, name) in self.keys.iter().enumerate() {
                 if let Some(name) = name {
-                    fail.insert_owned(*name, self.group_value(&spans, i));
+                    let v = self.group_value(&spans, i);
+                    if base.is_empty() {
+                        // The regex's group names are distinct: nothing to search for.
+                        fail.push_new(*name, v);
+                    } else {
+                        fail.insert_owned(*name, v);
+                    }
                 }
             }
         }
-        fail
     }
 
     /// The value of group `i` in a group dict.

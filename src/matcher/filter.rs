@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use super::cache::Cache;
+use super::cache::{Cache, Handle};
 use super::date::{DateDetector, LogTime, TimeContext};
 use super::faildata::{known, tuple_lines_buf, FailData, FailValue, Key, TupleLine};
 use super::failregex::{has_inner_newline, Regex, RegexError, RegexOptions};
@@ -142,6 +142,10 @@ pub struct Filter {
     content_lines: Vec<TupleLine>,
     /// An empty vector for the next line's failures (see [`Filter::recycle_failures`]).
     spare_failures: Vec<Failure>,
+    /// Empty fail dicts no failure holds any more, for the next failures (see [`Filter::shared_dict`]).
+    spare_dicts: Vec<Arc<FailData>>,
+    /// The fail dict of the failure being built (see [`Filter::on_fail_match`]).
+    scratch: FailData,
     /// The prefregex's groups of the current line (see [`Filter::find_in_buffer`]).
     pre_groups: FailData,
     /// The failregexes that run on a backtracking engine (fancy-regex).
@@ -205,6 +209,8 @@ impl Filter {
             backtracking: Candidates::all(0),
             pre_groups: FailData::new(),
             spare_failures: Vec::new(),
+            spare_dicts: Vec::new(),
+            scratch: FailData::new(),
             content_lines: Vec::new(),
             line_has_newline: true,
             split_input: false,
@@ -248,6 +254,11 @@ impl Filter {
         &self.jail
     }
 
+    // The rare paths stay out of the per-line functions, whose code must stay small: with them inlined,
+    // `on_fail_match` and `find_failure_checked` took 25 KiB of code each, more than the CPU's
+    // instruction cache holds, and their hot parts were spread over all of it.
+    #[cold]
+    #[inline(never)]
     fn diag(&mut self, level: Level, message: String) {
         self.diagnostics.push(Diagnostic { level, message });
     }
@@ -491,8 +502,28 @@ impl Filter {
 
     /// Hands back a vector [`Filter::process_line`] returned: the next line's failures go into it.
     pub fn recycle_failures(&mut self, mut failures: Vec<Failure>) {
-        failures.clear();
+        for mut f in failures.drain(..) {
+            // A dict only this failure held (not the mlfid cache's) keeps its two allocations for the
+            // next failure: the `Arc` and the item vector.
+            if self.spare_dicts.len() < SPARE_DICTS {
+                if let Some(d) = Arc::get_mut(&mut f.data) {
+                    d.clear();
+                    self.spare_dicts.push(f.data);
+                }
+            }
+        }
         self.spare_failures = failures;
+    }
+
+    /// The scratch dict, moved into a shared one that nothing else holds (a recycled one when there is
+    /// one, whose empty dict becomes the scratch: no allocation).
+    fn shared_dict(&mut self) -> Arc<FailData> {
+        let mut shared = self
+            .spare_dicts
+            .pop()
+            .unwrap_or_else(|| Arc::new(FailData::new()));
+        std::mem::swap(Arc::make_mut(&mut shared), &mut self.scratch);
+        shared
     }
 
     /// `processLine((pre, date, post), date)`: a line whose date is already known (journal entries).
@@ -594,16 +625,7 @@ impl Filter {
                     self.last_date = date;
                 }
             } else if d.secs < now - self.find_time as f64 {
-                let msg = format!(
-                    "Ignoring all log entries older than {}s; these are probably messages generated while \
-                     fail2ban was not running.",
-                    self.find_time
-                );
-                let line = format!(
-                    "Please check a jail for a timing issue. Line with odd timestamp: {}",
-                    tuple.joined()
-                );
-                self.log_warn_once("_next_ignByTimeWarn", now, &[msg, line]);
+                self.warn_old_line(&tuple, now);
                 // Python returns before `processedLine` is updated; keeping the line here only
                 // recycles its allocation.
                 self.current = tuple;
@@ -613,6 +635,23 @@ impl Filter {
         self.find_failure(tuple, date, no_date, now)
     }
 
+    #[cold]
+    #[inline(never)]
+    fn warn_old_line(&mut self, tuple: &TupleLine, now: f64) {
+        let msg = format!(
+            "Ignoring all log entries older than {}s; these are probably messages generated while \
+             fail2ban was not running.",
+            self.find_time
+        );
+        let line = format!(
+            "Please check a jail for a timing issue. Line with odd timestamp: {}",
+            tuple.joined()
+        );
+        self.log_warn_once("_next_ignByTimeWarn", now, &[msg, line]);
+    }
+
+    #[cold]
+    #[inline(never)]
     fn warn_odd_time(&mut self, delta: i64, tuple: &TupleLine, now: f64) {
         let kind = if (-3300..0).contains(&delta) {
             "latency"
@@ -633,6 +672,8 @@ impl Filter {
     }
 
     /// `_logWarnOnce`: the messages as warnings at most once a day per kind.
+    #[cold]
+    #[inline(never)]
     fn log_warn_once(&mut self, kind: &'static str, now: f64, messages: &[String]) {
         if now < self.next_warn.get(kind).copied().unwrap_or(0.0) {
             return;
@@ -956,6 +997,7 @@ impl Filter {
     }
 
     /// `_ignoreLine(buf, orgBuffer, failRegex)`: the index of the first ignoreregex that matches.
+    #[inline(never)]
     fn ignore_line(
         &mut self,
         buf: &str,
@@ -1007,6 +1049,7 @@ impl Filter {
 
     /// The body of the failregex loop after failregex `i` matched; the failures found are pushed on
     /// `failures` (`Step::Found`).
+    #[inline(never)]
     fn on_fail_match(
         &mut self,
         i: usize,
@@ -1044,32 +1087,31 @@ impl Filter {
             }
             *stale = true;
         }
-        // The regex's groups over the prefregex's (`fail = preGroups.copy(); fail.update(currFail)`).
-        let mut fail = self.failregex[i].groups_over(pre_groups);
+        // The regex's groups over the prefregex's (`fail = preGroups.copy(); fail.update(currFail)`),
+        // built in the scratch dict.
+        self.failregex[i].groups_over_into(pre_groups, &mut self.scratch);
         let matched = self.failregex[i].matched_tuple_lines(run.org);
-        let mlfid = fail.get_str(&known().mlfid).map(CompactString::from);
+        let mlfid = self
+            .scratch
+            .get_str(&known().mlfid)
+            .map(CompactString::from);
         let has_mlfid = mlfid.is_some();
-        let mut cached_key = None;
-        match mlfid {
+        let (mut fail, cached) = match mlfid {
             Some(id) => {
-                let (merged, key) = self.merge_failure(id, fail, matched, run.now);
-                fail = merged;
-                cached_key = key;
-                if fail.truthy(&known().nofail) && !self.check_all_regex {
-                    // Nothing else holds this dict: the cache takes it.
-                    if let Some(entry) = cached_key
-                        .as_deref()
-                        .and_then(|k| self.mlfid_cache.get_mut(k, run.now))
-                    {
-                        entry.1 = Some(Arc::new(fail));
-                    }
+                let (merged, cached) = self.merge_failure(id, matched, run.now);
+                if merged.truthy(&known().nofail) && !self.check_all_regex {
+                    self.write_back(cached, &merged);
                     return Step::Return;
                 }
+                (merged, cached)
             }
-            None => append_lines(&mut fail, &known().matches, matched),
-        }
-        let result = self.failure_ids(i, &mut fail, has_mlfid, run.now);
-        let fail = self.write_back(cached_key.as_deref(), fail, run.now);
+            None => {
+                append_lines(&mut self.scratch, &known().matches, matched);
+                (self.shared_dict(), None)
+            }
+        };
+        let result = self.failure_ids(i, Arc::make_mut(&mut fail), has_mlfid, run.now);
+        self.write_back(cached, &fail);
         match result {
             Ids::Error(msg) => {
                 self.diag(Level::Error, msg);
@@ -1109,6 +1151,8 @@ impl Filter {
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn warn_no_date(&mut self, i: usize, run: &Run<'_>) {
         let date_text = run
             .org
@@ -1128,15 +1172,13 @@ impl Filter {
         self.log_warn_once("_next_noTimeWarn", run.now, &msgs);
     }
 
-    /// Puts the final state of a fail dict back into the mlfid cache and returns it for the failure: in
-    /// Python the cached dict and the returned one are the same object, so later changes (`matches`,
-    /// `mlfpending`, `ip`) show in the cache. Both share one allocation here; nothing is copied.
-    fn write_back(&mut self, key: Option<&str>, fail: FailData, now: f64) -> Arc<FailData> {
-        let shared = Arc::new(fail);
-        if let Some(entry) = key.and_then(|k| self.mlfid_cache.get_mut(k, now)) {
-            entry.1 = Some(Arc::clone(&shared));
+    /// Puts the final state of a fail dict back into the mlfid cache: in Python the cached dict and the
+    /// returned one are the same object, so later changes (`matches`, `mlfpending`, `ip`) show in the
+    /// cache. Both share one allocation here; nothing is copied.
+    fn write_back(&mut self, cached: Option<Handle>, fail: &Arc<FailData>) {
+        if let Some(entry) = cached.and_then(|h| self.mlfid_cache.at_mut(h)) {
+            entry.1 = Some(Arc::clone(fail));
         }
-        shared
     }
 
     /// The failure-id part of `findFailure`: which ID(s) the failure gets.
@@ -1174,14 +1216,7 @@ impl Filter {
                 // Obscure case (wrong regex): `failRegex.getFailID()` raises, the error is logged.
                 match self.failregex[i].fail_id(&["fid", "ip4", "ip6", "dns"]) {
                     Some(f) => fid = Some(CompactString::from(f)),
-                    None => {
-                        let re = &self.failregex[i];
-                        return Ids::Error(format!(
-                            "No group found in '{}' using '{}'",
-                            re.last_buf(),
-                            re.regex()
-                        ));
-                    }
+                    None => return Ids::Error(no_group_message(&self.failregex[i])),
                 }
             }
             raw = true;
@@ -1201,10 +1236,16 @@ impl Filter {
             };
             return Ids::One(id);
         }
+        self.resolve_ids(&ip, now)
+    }
+
+    /// The DNS part of [`Filter::failure_ids`]: the addresses of a host name.
+    #[inline(never)]
+    fn resolve_ids(&mut self, ip: &str, now: f64) -> Ids {
         let mut notes = Vec::new();
         let ids = self
             .dns
-            .text_to_ip(&ip, self.use_dns.as_str(), now, &mut notes);
+            .text_to_ip(ip, self.use_dns.as_str(), now, &mut notes);
         for n in notes {
             match n {
                 DnsNote::Unresolved { name, error } => self.diag(
@@ -1226,40 +1267,46 @@ impl Filter {
         Ids::Some(ids)
     }
 
-    /// `_mergeFailure(mlfid, fail, failRegex)`: merges a multi-line failure with what the cache knows about
-    /// the same `mlfid`. Returns the merged dict and, when it is (still) the cached one, its cache key.
+    /// `_mergeFailure(mlfid, fail, failRegex)`, with `fail` in the scratch dict: merges a multi-line failure
+    /// with what the cache knows about the same `mlfid`. Returns the merged dict, held by nothing else,
+    /// and, when it is (still) the cached one, its cache entry.
+    ///
+    /// The cached dict is changed in place, as Python does, unless the failure of an earlier line still
+    /// holds it (then that failure keeps its copy).
+    #[inline(never)]
     fn merge_failure(
         &mut self,
         key: CompactString,
-        mut fail: FailData,
         matched: Vec<TupleLine>,
         now: f64,
-    ) -> (FailData, Option<CompactString>) {
+    ) -> (Arc<FailData>, Option<Handle>) {
         let known = known();
         let mut flags = 0u8;
-        if fail.truthy(&known.mlfgained) {
+        let new = &mut self.scratch;
+        if new.truthy(&known.mlfgained) {
             flags |= 8 | 1;
-            if !fail.truthy(&known.nofail) {
-                let g = fail
+            if !new.truthy(&known.nofail) {
+                let g = new
                     .get(&known.mlfgained)
                     .cloned()
                     .unwrap_or(FailValue::None);
-                fail.insert_owned(known.nofail, g);
+                new.insert_owned(known.nofail, g);
             }
-        } else if fail.truthy(&known.nofail) {
+        } else if new.truthy(&known.nofail) {
             flags |= 1;
         }
-        if fail.remove(&known.mlfforget).is_some_and(|v| v.is_truthy()) {
+        if new.remove(&known.mlfforget).is_some_and(|v| v.is_truthy()) {
             flags |= 2;
         }
-        let user = fail.get(&known.user).cloned();
+        let user = new.get(&known.user).cloned();
         let mut aliased = None;
-        if let Some(entry) = self.mlfid_cache.get_mut(&key, now) {
-            // The cached dict is taken, not copied (unless the failure of an earlier line still holds
-            // it): whenever the entry stays cached (`aliased`), `on_fail_match` writes the final dict
-            // back before anything reads the cache again.
-            let mut groups = entry.1.take().map(Arc::unwrap_or_clone).unwrap_or_default();
-            update_users(&mut groups, user.as_ref());
+        let cached = self.mlfid_cache.handle(&key, now);
+        let mut fail = if let Some(entry) = cached.and_then(|h| self.mlfid_cache.at_mut(h)) {
+            // Taken out of the entry: whenever the entry stays cached (`aliased`), `on_fail_match` puts the
+            // final dict back before anything reads the cache again.
+            let mut cached_dict = entry.1.take().unwrap_or_default();
+            let groups = Arc::make_mut(&mut cached_dict);
+            update_users(groups, user.as_ref());
             if groups.remove(&known.nofail).is_some_and(|v| v.is_truthy()) {
                 flags |= 4;
             }
@@ -1277,54 +1324,65 @@ impl Filter {
             }
             // Quirk (filter.py _mergeFailure): only non-None values overwrite, so an `ip4` remembered from an
             // earlier line survives when this line matched through `ip6` (spec §2.5, mlfid merge quirk).
-            for (k, v) in fail.into_items() {
+            for (k, v) in self.scratch.drain() {
                 if !matches!(v, FailValue::None) {
                     groups.insert_owned(k, v);
                 }
             }
-            fail = groups;
             if flags & 2 != 0 {
                 self.mlfid_cache.unset(&key);
             } else {
-                aliased = Some(key);
+                aliased = cached;
             }
-        } else if flags & 2 == 0 {
-            update_users(&mut fail, user.as_ref());
-            // A placeholder: `on_fail_match` writes the final dict back (see above).
-            self.mlfid_cache
-                .set(key.clone(), (self.last_date, None), now);
-            aliased = Some(key);
-        }
-        let users = match fail.get(&known.users) {
+            cached_dict
+        } else {
+            if flags & 2 == 0 {
+                update_users(&mut self.scratch, user.as_ref());
+                // A placeholder: `on_fail_match` writes the final dict back (see above).
+                aliased = Some(self.mlfid_cache.set(key, (self.last_date, None), now));
+            }
+            self.shared_dict()
+        };
+        let fail_mut = Arc::make_mut(&mut fail);
+        let users = match fail_mut.get(&known.users) {
             Some(FailValue::Set(s)) => s.len(),
             _ => 0,
         };
-        let pending = fail
+        let pending = fail_mut
             .remove(&known.mlfpending)
             .is_some_and(|v| v.is_truthy());
         if pending || users > 1 {
             // Pending failures or several users: this is no longer a "no failure" connection.
-            fail.remove(&known.nofail);
-            fail.remove(&known.mlfgained);
+            fail_mut.remove(&known.nofail);
+            fail_mut.remove(&known.mlfgained);
             flags &= !(8 | 1);
         }
         if flags & 1 == 0 {
-            let mut m = match fail.remove(&known.nofail_matches) {
-                Some(FailValue::Lines(l)) => l,
-                _ => Vec::new(),
+            let nofail_matches = match fail_mut.remove(&known.nofail_matches) {
+                Some(FailValue::Lines(l)) => Some(l),
+                _ => None,
             };
-            // Taken, not copied: `matches` is overwritten below, in the same place of the dict.
-            m.extend(fail.remove_lines(&known.matches).unwrap_or_default());
-            if flags & 8 == 0 {
-                m.extend(matched);
+            let matched = if flags & 8 == 0 { matched } else { Vec::new() };
+            match (nofail_matches, fail_mut.get_mut(&known.matches)) {
+                // `m = fail.get("matches", []); m += matched`: the list grows in place.
+                (None, Some(FailValue::Lines(m))) => m.extend(matched),
+                (nofail_matches, _) => {
+                    // `nofail-matches + matches + matched`, in the place `matches` has (or at the end).
+                    let mut m = nofail_matches.unwrap_or_default();
+                    m.extend(fail_mut.remove_lines(&known.matches).unwrap_or_default());
+                    m.extend(matched);
+                    fail_mut.insert_owned(known.matches, FailValue::Lines(m));
+                }
             }
-            fail.insert_owned(known.matches, FailValue::Lines(m));
         } else if flags & 3 == 1 {
-            append_lines(&mut fail, &known.nofail_matches, matched);
+            append_lines(fail_mut, &known.nofail_matches, matched);
         }
         (fail, aliased)
     }
 }
+
+/// How many emptied fail dicts a filter keeps for reuse.
+const SPARE_DICTS: usize = 4;
 
 /// The state of one `findFailure` call.
 struct Run<'a> {
@@ -1390,6 +1448,18 @@ fn update_users(fail: &mut FailData, user: Option<&FailValue>) {
     }
 }
 
+#[cold]
+#[inline(never)]
+fn no_group_message(re: &Regex) -> String {
+    format!(
+        "No group found in '{}' using '{}'",
+        re.last_buf(),
+        re.regex()
+    )
+}
+
+#[cold]
+#[inline(never)]
 fn backtrack_message(jail: &str, regex: &str) -> String {
     format!("[{jail}] regex search abandoned at the backtracking limit, line treated as not matched: {regex}")
 }

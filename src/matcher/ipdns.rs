@@ -256,6 +256,7 @@ fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
 
 /// `s.parse::<Ipv6Addr>()` (the same answers, see the test). Addresses without an embedded IPv4 part
 /// (no `.`) take the same steps as std's parser without its generality; the others go to std's.
+#[inline(never)]
 fn parse_ipv6(s: &str) -> Option<Ipv6Addr> {
     let b = s.as_bytes();
     if b.contains(&b'.') {
