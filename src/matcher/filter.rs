@@ -702,8 +702,10 @@ impl Filter {
             self.line_buffer.drain(..excess);
         }
         let mut org_lines = std::mem::take(&mut self.line_buffer);
-        if !multi {
-            // `orgBuffer = self.__lineBuffer = [tupleLine]`: the old buffer is gone.
+        if !multi && org_lines.capacity() > 0 {
+            // `orgBuffer = self.__lineBuffer = [tupleLine]`: the old buffer is gone. Its allocations serve
+            // the next content line; an empty one does not replace the spare (a line phase one rejected
+            // leaves no buffer, and dropping the spare cost an allocation for the next content line).
             self.spare_lines = std::mem::take(&mut org_lines);
         }
         let org: &[TupleLine] = if multi {
@@ -782,6 +784,7 @@ impl Filter {
             return failures;
         }
         let mut stale = false;
+        let mut pre_pending = false;
         if self.prefregex.is_some() {
             // Phase one said "some failregex may match" after the prefregex's quick search matched.
             if !self.search_pref(run, anchored == Some(false)) {
@@ -799,7 +802,9 @@ impl Filter {
                     };
                     merged.as_deref()
                 } else {
-                    pre.groups_except_into(Some("content"), pre_groups);
+                    // The other groups go into the dict only when a failregex matches (see
+                    // `on_fail_match`): most lines a prefregex matches have no failure.
+                    pre_pending = true;
                     pre.group("content")
                 };
                 if let Some(c) = content.filter(|c| !c.is_empty()) {
@@ -868,6 +873,12 @@ impl Filter {
             }
             if !self.search_fail(i, &run.buf, run.org) {
                 continue;
+            }
+            if std::mem::take(&mut pre_pending) {
+                // The prefregex still holds this line's match: only failregexes ran since.
+                if let Some(pre) = self.prefregex.as_ref() {
+                    pre.groups_except_into(Some("content"), pre_groups);
+                }
             }
             match self.on_fail_match(i, pre_groups, run, &mut stale, &mut failures) {
                 Step::Next => continue,
