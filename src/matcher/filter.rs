@@ -643,11 +643,7 @@ impl Filter {
              fail2ban was not running.",
             self.find_time
         );
-        let line = format!(
-            "Please check a jail for a timing issue. Line with odd timestamp: {}",
-            tuple.joined()
-        );
-        self.log_warn_once("_next_ignByTimeWarn", now, &[msg, line]);
+        self.warn_timing("_next_ignByTimeWarn", msg, tuple, now);
     }
 
     #[cold]
@@ -664,11 +660,16 @@ impl Filter {
             seconds2str(delta.unsigned_abs()),
             if delta < 0 { "before" } else { "after" },
         );
+        self.warn_timing("_next_simByTimeWarn", msg, tuple, now);
+    }
+
+    /// A timing warning of `processLine` (`msg`) and the line it is about, once a day per `kind`.
+    fn warn_timing(&mut self, kind: &'static str, msg: String, tuple: &TupleLine, now: f64) {
         let line = format!(
             "Please check a jail for a timing issue. Line with odd timestamp: {}",
             tuple.joined()
         );
-        self.log_warn_once("_next_simByTimeWarn", now, &[msg, line]);
+        self.log_warn_once(kind, now, &[msg, line]);
     }
 
     /// `_logWarnOnce`: the messages as warnings at most once a day per kind.

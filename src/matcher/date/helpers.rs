@@ -73,16 +73,20 @@ pub fn global_flags(s: &str) -> Option<std::ops::Range<usize>> {
     })
 }
 
-/// Whether `\(*\*\*` matches at `at`.
+/// Where the run of `(` that starts at `at` ends (`\(*`, taken whole).
+fn after_parens(s: &str, at: usize) -> usize {
+    s.len() - s[at..].trim_start_matches('(').len()
+}
+
+/// Whether `\(*\*\*` matches at `at`: `*` is not `(`, so only the whole run of `(` can precede the `**`.
 fn parens_stars_at(s: &str, at: usize) -> bool {
-    let rest = &s[at..];
-    rest.trim_start_matches('(').starts_with("**")
+    s[after_parens(s, at)..].starts_with("**")
 }
 
 /// `RE_NO_WRD_BOUND_BEG` (`^\(*(?:\(\?\w+\))?(?:\^|\(*\*\*|\((?:\?:)?\^)`): the regex already anchors its
 /// start.
 pub fn no_word_begin(s: &str) -> bool {
-    let parens = s.len() - s.trim_start_matches('(').len();
+    let parens = after_parens(s, 0);
     // Every way the leading `\(*` and the optional flag group can split the start.
     (0..=parens).any(|k| {
         let tails = [flag_group_at(s, k), Some(k)];
@@ -114,10 +118,8 @@ pub fn del_word_bounds(s: &str) -> String {
     // The first alternative, at the start only: `(`s and a flag group, then `**`. Whatever way it splits
     // the start, the `**` it ends with is the first one after the leading `(`s and flag group.
     let mut from = 0;
-    let parens = s.len() - s.trim_start_matches('(').len();
-    let leading = (0..=parens).find_map(|k| {
-        let q = flag_group_at(s, k).unwrap_or(k);
-        let stars = q + (s[q..].len() - s[q..].trim_start_matches('(').len());
+    let leading = (0..=after_parens(s, 0)).find_map(|k| {
+        let stars = after_parens(s, flag_group_at(s, k).unwrap_or(k));
         s[stars..].starts_with("**").then_some(stars)
     });
     if let Some(stars) = leading {
