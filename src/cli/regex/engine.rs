@@ -925,7 +925,7 @@ fn log_level_number(level: &str) -> u32 {
 
 /// logging's `asctime`: local `YYYY-mm-dd HH:MM:SS,mmm`.
 fn log_time() -> String {
-    let zoned = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::system());
+    let zoned = jiff::Timestamp::now().to_zoned(crate::matcher::date::local_zone());
     let millis = zoned.subsec_nanosecond() / 1_000_000;
     format!("{},{millis:03}", zoned.strftime("%Y-%m-%d %H:%M:%S"))
 }
@@ -945,7 +945,7 @@ fn local_time(t: Option<f64>) -> String {
     let secs = t.unwrap_or_else(now).floor() as i64;
     match jiff::Timestamp::from_second(secs) {
         Ok(ts) => ts
-            .to_zoned(jiff::tz::TimeZone::system())
+            .to_zoned(crate::matcher::date::local_zone())
             .strftime("%a %b %d %H:%M:%S %Y")
             .to_string(),
         Err(_) => String::new(),

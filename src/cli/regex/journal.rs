@@ -215,7 +215,7 @@ pub fn format_entry(fields: &Map<String, Json>) -> Option<Entry> {
 /// `(datetime.fromtimestamp(t).isoformat(), time.mktime(...) + microseconds)` for a time in microseconds.
 fn local_iso(micros: i64) -> Option<(String, f64)> {
     let ts = jiff::Timestamp::from_microsecond(micros).ok()?;
-    let zoned = ts.to_zoned(jiff::tz::TimeZone::system());
+    let zoned = ts.to_zoned(crate::matcher::date::local_zone());
     let us = micros.rem_euclid(1_000_000);
     let base = zoned.strftime("%Y-%m-%dT%H:%M:%S").to_string();
     let iso = if us == 0 {

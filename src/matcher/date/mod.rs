@@ -239,7 +239,7 @@ impl DateDetector {
             lazy_defaults: true,
             env,
             default_tz: None,
-            local: TimeZone::system(),
+            local: local_zone(),
             clock: 0.0,
             parse_memo: memo::ParseMemo::default(),
             repeat: repeat::Repeat::default(),
@@ -823,11 +823,36 @@ fn char_of_byte(line: &str, b: usize) -> usize {
     }
 }
 
+/// The system's local zone: `TimeZone::system()`, which with `TZ` unset reads `/etc/localtime`. jiff
+/// takes the zone's name from that symlink and looks it up in its zoneinfo index, and building the index
+/// walks all of /usr/share/zoneinfo (some 40 directory reads and 3,000 allocations on every start). Dates
+/// need the zone's rules only, not its name, and those are the file's: it is read directly. Read once,
+/// as Python's `time` module reads the zone once (`tzset` at start-up).
+pub fn local_zone() -> TimeZone {
+    static LOCAL: std::sync::OnceLock<TimeZone> = std::sync::OnceLock::new();
+    LOCAL
+        .get_or_init(|| {
+            let from_file = std::env::var_os("TZ")
+                .is_none()
+                .then(|| zone_file("/etc/localtime"))
+                .flatten();
+            // `TZ` set, or no readable zone file: jiff's rules (a `TZ` name or POSIX rule, else UTC).
+            from_file.unwrap_or_else(TimeZone::system)
+        })
+        .clone()
+}
+
+/// The zone a TZif file describes (unnamed: only its rules are known).
+fn zone_file(path: &str) -> Option<TimeZone> {
+    let data = std::fs::read(path).ok()?;
+    TimeZone::tzif("localtime", &data).ok()
+}
+
 impl TimeReEnv {
     /// The table of a process started now: this year, and fail2ban's test alternate now 2001-01-01 as the
     /// local zone sees it. Reads the clock and zone once, when a detector is configured.
     pub fn system() -> TimeReEnv {
-        let tz = TimeZone::system();
+        let tz = local_zone();
         let now = jiff::Timestamp::now().to_zoned(tz.clone());
         let alt = jiff::Timestamp::from_second(978_393_600).map_or(2001, |t| t.to_zoned(tz).year());
         TimeReEnv::for_year(i32::from(now.year()), i32::from(alt))
@@ -853,6 +878,31 @@ mod tests {
 
     /// 2026-11-24 00:57:52 UTC.
     const NOW: f64 = 1_795_481_872.0;
+
+    #[test]
+    fn a_zone_file_has_the_rules_of_its_named_zone() {
+        // `local_zone` reads /etc/localtime as a file instead of looking its name up: the same rules, past
+        // transitions (the file's table) and future ones (its POSIX footer) alike.
+        for name in [
+            "Europe/Berlin",
+            "America/New_York",
+            "Australia/Lord_Howe",
+            "Asia/Kolkata",
+        ] {
+            let path = format!("/usr/share/zoneinfo/{name}");
+            let (Some(file), Ok(named)) = (zone_file(&path), TimeZone::get(name)) else {
+                eprintln!("{path}: not installed; skipping");
+                continue;
+            };
+            for week in 0..(80 * 53) {
+                let ts = jiff::Timestamp::from_second(week * 7 * 86_400 + 3_600 * (week % 24))
+                    .expect("in range");
+                assert_eq!(file.to_offset(ts), named.to_offset(ts), "{name} at {ts}");
+            }
+        }
+        assert!(zone_file("/nonexistent/zone").is_none());
+        assert!(zone_file("/etc/hostname").is_none());
+    }
 
     fn time_of(dd: &mut DateDetector, line: &str) -> Option<(String, f64)> {
         let m = dd.match_time(line)?;
