@@ -378,24 +378,17 @@ impl PyRegex {
         pattern: &str,
         backtrack_limit: usize,
     ) -> Result<PyRegex, CompileError> {
-        // A pattern both the ASCII engine and the Unicode parser accept is regular: the Unicode engine
-        // is compiled when first needed (see `Plain`).
-        if let Some(ascii) = ascii_twin(pattern) {
-            if regex_syntax::Parser::new().parse(pattern).is_ok() {
-                let names = ascii
-                    .re
-                    .capture_names()
-                    .map(|n| n.map(str::to_owned))
-                    .collect();
-                return Ok(PyRegex {
-                    engine: Engine::Plain(Box::new(Plain {
-                        pattern: pattern.to_owned(),
-                        unicode: std::sync::OnceLock::new(),
-                    })),
-                    ascii: Some(ascii),
-                    names,
-                });
-            }
+        // A pattern the Unicode parser accepts is regular: both engines are compiled when first needed
+        // (see `Plain` and `ascii_twin`).
+        if let Ok(hir) = regex_syntax::Parser::new().parse(pattern) {
+            return Ok(PyRegex {
+                engine: Engine::Plain(Box::new(Plain {
+                    pattern: pattern.to_owned(),
+                    unicode: std::sync::OnceLock::new(),
+                })),
+                ascii: Some(ascii_twin(pattern)),
+                names: capture_names(&hir),
+            });
         }
         if let Ok(re) = regex::Regex::new(pattern) {
             let names = re.capture_names().map(|n| n.map(str::to_owned)).collect();
@@ -488,11 +481,11 @@ impl PyRegex {
         spans: &mut Spans,
     ) -> Result<bool, BacktrackLimit> {
         spans.clear();
-        if let (Some(re), true) = (&self.ascii, is_ascii(hay.as_bytes())) {
-            if !re.captures(hay.as_bytes(), end, &mut spans.ascii) {
+        if let Some((ascii, re)) = usable(self.ascii.as_ref(), hay) {
+            if !ascii.captures(re, hay.as_bytes(), end, &mut spans.ascii) {
                 return Ok(false);
             }
-            spans.in_ascii = Some(re.re.captures_len());
+            spans.in_ascii = Some(re.captures_len());
             return Ok(true);
         }
         match &self.engine {
@@ -543,16 +536,16 @@ impl PyRegex {
 
     /// Whether the pattern matches anywhere (no group extraction).
     pub fn is_match(&self, hay: &str) -> Result<bool, BacktrackLimit> {
-        if let (Some(re), true) = (&self.ascii, is_ascii(hay.as_bytes())) {
-            return Ok(re.re.is_match(hay.as_bytes()));
+        if let Some((_, re)) = usable(self.ascii.as_ref(), hay) {
+            return Ok(re.is_match(hay.as_bytes()));
         }
         match &self.engine {
             Engine::Plain(p) => Ok(p.get().ok_or(BacktrackLimit)?.is_match(hay)),
             Engine::Fancy(re) => re.is_match(hay).map_err(|_| BacktrackLimit),
             Engine::Checked(c) => {
                 let twin = &c.twin;
-                let possible = match (&twin.ascii, is_ascii(hay.as_bytes())) {
-                    (Some(re), true) => re.re.is_match(hay.as_bytes()),
+                let possible = match usable(Some(&twin.ascii), hay) {
+                    Some((_, re)) => re.is_match(hay.as_bytes()),
                     // Without a twin engine for this haystack the exact one decides.
                     _ => twin.unicode().map_or(true, |re| re.is_match(hay)),
                 };
@@ -587,8 +580,8 @@ fn fancy_search(
 /// original groups' spans filled in), `None` when only the exact engine can tell.
 fn checked_search(twin: &Twin, hay: &str, spans: &mut Spans) -> Option<bool> {
     spans.clear();
-    if let (Some(re), true) = (&twin.ascii, is_ascii(hay.as_bytes())) {
-        if !re.captures(hay.as_bytes(), None, &mut spans.ascii) {
+    if let Some((ascii, re)) = usable(Some(&twin.ascii), hay) {
+        if !ascii.captures(re, hay.as_bytes(), None, &mut spans.ascii) {
             return Some(false);
         }
         let scratch = &spans.ascii;
@@ -614,6 +607,41 @@ fn checked_search(twin: &Twin, hay: &str, spans: &mut Spans) -> Option<bool> {
     Some(true)
 }
 
+/// The ASCII engine and its regex for `hay`, when the haystack is ASCII and the engine compiles (see
+/// [`Ascii::re`]); else the Unicode engine searches.
+fn usable<'a>(ascii: Option<&'a Ascii>, hay: &str) -> Option<(&'a Ascii, &'a regex::bytes::Regex)> {
+    let ascii = ascii?;
+    if !is_ascii(hay.as_bytes()) {
+        return None;
+    }
+    Some((ascii, ascii.re()?))
+}
+
+/// Group names by index, as the regex crate's `capture_names` gives them (index 0 has none).
+fn capture_names(hir: &regex_syntax::hir::Hir) -> Vec<Option<String>> {
+    use regex_syntax::hir::HirKind;
+    fn walk(hir: &regex_syntax::hir::Hir, names: &mut Vec<Option<String>>) {
+        match hir.kind() {
+            HirKind::Capture(c) => {
+                if let (Some(name), Some(slot)) = (&c.name, names.get_mut(c.index as usize)) {
+                    *slot = Some(name.to_string());
+                }
+                walk(&c.sub, names);
+            }
+            HirKind::Repetition(r) => walk(&r.sub, names),
+            HirKind::Concat(subs) | HirKind::Alternation(subs) => {
+                for sub in subs {
+                    walk(sub, names);
+                }
+            }
+            HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) => {}
+        }
+    }
+    let mut names = vec![None; hir.properties().explicit_captures_len() + 1];
+    walk(hir, &mut names);
+    names
+}
+
 /// Whether `bytes` is all ASCII: `[u8]::is_ascii`, four words per step. Every regex of a line asks
 /// (to pick its ASCII engine), and the standard one, a word per step with an unaligned head, was ~130
 /// instructions on an auth.log line.
@@ -636,18 +664,20 @@ pub fn is_ascii(bytes: &[u8]) -> bool {
 /// The pattern compiled without Unicode support, on bytes. On an ASCII haystack it gives exactly the
 /// Unicode regex's matches and spans: Unicode `\w`, `\s`, `\d`, `\b`, `.` and case folding agree with their
 /// ASCII forms on ASCII text. Its automata are far smaller (a Unicode `\S` alone is hundreds of states),
-/// which makes group extraction several times faster. `None` when the pattern needs Unicode (`\p{..}`).
-pub fn ascii_twin(pattern: &str) -> Option<Ascii> {
-    let re = regex::bytes::RegexBuilder::new(pattern)
-        .unicode(false)
-        .build()
-        .ok()?;
-    Some(Ascii {
-        re,
+/// which makes group extraction several times faster.
+///
+/// Nothing is compiled here: the engines are compiled at the first search, since most failregexes of a
+/// filter never meet a line that could match them (sshd's `ROOT LOGIN REFUSED`), and compiling them all was
+/// a third of a start. A pattern whose ASCII form does not compile (it needs Unicode: `\p{..}`) leaves every
+/// search to the Unicode engine (see [`usable`]).
+pub fn ascii_twin(pattern: &str) -> Ascii {
+    Ascii {
+        pattern: pattern.into(),
+        re: std::sync::OnceLock::new(),
         id: NEXT_ASCII_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         backtracker: std::sync::OnceLock::new(),
         dense: std::sync::OnceLock::new(),
-    })
+    }
 }
 
 /// Identifies an [`Ascii`] engine (and its clones, which compile to the same automaton) so that a
@@ -677,7 +707,9 @@ static NEXT_ASCII_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::Atomic
 /// match with a key fingerprint never repeats its whole shape), and stops learning at its byte budget.
 #[derive(Debug, Clone)]
 pub struct Ascii {
-    pub re: regex::bytes::Regex,
+    pattern: Box<str>,
+    /// The `regex::bytes` engine, compiled at its first use (see [`Ascii::re`]).
+    re: std::sync::OnceLock<Option<regex::bytes::Regex>>,
     id: usize,
     /// Built on the first group extraction; `None` when the pattern is not anchored at the start.
     backtracker: std::sync::OnceLock<Option<BoundedBacktracker>>,
@@ -705,6 +737,19 @@ const NO_SLOT: u8 = u8::MAX;
 const DENSE_LIMIT: usize = 1 << 20;
 
 impl Ascii {
+    /// The `regex::bytes` engine. `None` only if it fails to compile although it parsed (a size limit):
+    /// then the Unicode engine answers instead (see [`usable`]).
+    pub fn re(&self) -> Option<&regex::bytes::Regex> {
+        self.re
+            .get_or_init(|| {
+                regex::bytes::RegexBuilder::new(&self.pattern)
+                    .unicode(false)
+                    .build()
+                    .ok()
+            })
+            .as_ref()
+    }
+
     /// The end of the leftmost-first match. A prefregex head is searched on every line, and the regex
     /// crate's lazy DFA pays for its generality there (start-state lookup, cache, strategy dispatch): a
     /// dense DFA walked byte by byte takes half the time.
@@ -715,7 +760,8 @@ impl Ascii {
     /// word boundaries agree on ASCII characters), and the walk's answer depends on those bytes alone.
     fn match_end(&self, hay: &[u8]) -> Option<Option<usize>> {
         let Some((dfa, start)) = self.dense().as_ref() else {
-            return is_ascii(hay).then(|| self.re.find(hay).map(|m| m.end()));
+            let re = self.re()?;
+            return is_ascii(hay).then(|| re.find(hay).map(|m| m.end()));
         };
         let mut sid = *start;
         let mut end = None;
@@ -776,16 +822,22 @@ impl Ascii {
                 let bt = BoundedBacktracker::builder()
                     .syntax(syntax::Config::new().unicode(false).utf8(false))
                     .thompson(thompson::Config::new().utf8(false))
-                    .build(self.re.as_str())
+                    .build(&self.pattern)
                     .ok()?;
                 bt.get_nfa().is_always_start_anchored().then_some(bt)
             })
             .as_ref()
     }
 
-    /// Leftmost-first search with groups; on a match `scratch` holds the group spans. `end`: the end of
-    /// the match when the caller found it already with `self.re` (then there is a match).
-    fn captures(&self, hay: &[u8], end: Option<usize>, scratch: &mut AsciiScratch) -> bool {
+    /// Leftmost-first search with groups; on a match `scratch` holds the group spans. `re` is
+    /// [`Ascii::re`]; `end`: the end of the match when the caller found it already (then there is a match).
+    fn captures(
+        &self,
+        re: &regex::bytes::Regex,
+        hay: &[u8],
+        end: Option<usize>,
+        scratch: &mut AsciiScratch,
+    ) -> bool {
         if scratch.owner != self.id {
             *scratch = AsciiScratch {
                 owner: self.id,
@@ -824,28 +876,34 @@ impl Ascii {
             if let Some(found) = answer {
                 // The next haystack of this very shape finds it in the cheaper memo.
                 if whole {
-                    self.remember(found, scratch, Memo::Whole);
+                    self.remember(re, found, scratch, Memo::Whole);
                 }
                 return found;
             }
         }
-        let found = self.captures_after_dfa(hay, end, scratch);
+        let found = self.captures_after_dfa(re, hay, end, scratch);
         if whole {
-            self.remember(found, scratch, Memo::Whole);
+            self.remember(re, found, scratch, Memo::Whole);
         }
         if local {
-            self.remember(found, scratch, Memo::Local);
+            self.remember(re, found, scratch, Memo::Local);
         }
         found
     }
 
     /// Puts the answer `scratch` holds into one of its haystack memos, under the key just made.
-    fn remember(&self, found: bool, scratch: &mut AsciiScratch, memo: Memo) {
+    fn remember(
+        &self,
+        re: &regex::bytes::Regex,
+        found: bool,
+        scratch: &mut AsciiScratch,
+        memo: Memo,
+    ) {
         let mut encoded = std::mem::take(&mut scratch.encoded);
         encoded.clear();
         if found {
             // Offsets are at most the haystack's length, below MEMO_SPAN_MAX.
-            let spans = (0..self.re.captures_len()).flat_map(|i| match scratch.get(i) {
+            let spans = (0..re.captures_len()).flat_map(|i| match scratch.get(i) {
                 Some((s, e)) => [s as u8, e as u8],
                 None => [NO_SLOT; 2],
             });
@@ -886,21 +944,22 @@ impl Ascii {
     /// crate's route.
     fn captures_after_dfa(
         &self,
+        re: &regex::bytes::Regex,
         hay: &[u8],
         end: Option<usize>,
         scratch: &mut AsciiScratch,
     ) -> bool {
         if !scratch.memo.off {
-            if let Some(found) = self.captures_by_shape(hay, end, scratch) {
+            if let Some(found) = self.captures_by_shape(re, hay, end, scratch) {
                 return found;
             }
         }
         scratch.filled = Filled::Locs;
         let locs = match &mut scratch.locs {
-            Some(l) if l.len() == self.re.captures_len() => l,
-            slot => slot.insert(self.re.capture_locations()),
+            Some(l) if l.len() == re.captures_len() => l,
+            slot => slot.insert(re.capture_locations()),
         };
-        self.re.captures_read(locs, hay).is_some()
+        re.captures_read(locs, hay).is_some()
     }
 
     /// Puts the key of the whole-haystack memo in `scratch.whole_key`: the byte classes of every byte.
@@ -926,6 +985,7 @@ impl Ascii {
     /// turned off for good).
     fn captures_by_shape(
         &self,
+        re: &regex::bytes::Regex,
         hay: &[u8],
         end: Option<usize>,
         scratch: &mut AsciiScratch,
@@ -934,7 +994,7 @@ impl Ascii {
             scratch.memo.off = true;
             return None;
         };
-        let Some(end) = end.or_else(|| self.re.find(hay).map(|m| m.end())) else {
+        let Some(end) = end.or_else(|| re.find(hay).map(|m| m.end())) else {
             return Some(false);
         };
         if end >= bt.max_haystack_len().min(MEMO_SPAN_MAX) {
@@ -1157,6 +1217,41 @@ mod tests {
     }
 
     #[test]
+    fn group_names_from_the_parse_equal_the_compiled_ones() {
+        for pattern in [
+            r"^(?P<a>x)(y)(?:z)(?P<b>(?P<c>w)|(v))*$",
+            r"(?i)(?P<user>\S+) from (?P<ip4>\d+(?:\.\d+){3})|(?P<ip6>[0-9a-f:]+)",
+            r"plain",
+            r"(((a)))(?P<n>)",
+        ] {
+            let hir = regex_syntax::Parser::new().parse(pattern).expect("parses");
+            let compiled: Vec<Option<String>> = regex::Regex::new(pattern)
+                .expect("compiles")
+                .capture_names()
+                .map(|n| n.map(str::to_owned))
+                .collect();
+            assert_eq!(capture_names(&hir), compiled, "{pattern}");
+        }
+    }
+
+    #[test]
+    fn the_ascii_engine_is_compiled_at_its_first_search() {
+        let re = PyRegex::new(
+            r"^(?P<u>\w+) from (?P<h>\S+)$",
+            Dollar::SingleLine,
+            BACKTRACK_LIMIT,
+        )
+        .expect("compiles");
+        let ascii = re.ascii.as_ref().expect("an ASCII engine");
+        assert!(ascii.re.get().is_none(), "not compiled before a search");
+        let mut spans = Spans::default();
+        assert_eq!(re.search("bob from 1.2.3.4", &mut spans), Ok(true));
+        assert!(ascii.re.get().is_some_and(Option::is_some));
+        // A pattern only the Unicode engine reads has no ASCII engine.
+        assert!(ascii_twin(r"\p{Greek}").re().is_none());
+    }
+
+    #[test]
     fn ascii_twin_agrees_on_ascii_and_steps_aside_otherwise() {
         let re = PyRegex::new(
             r"^(?P<u>\w+) (?i:from) (?P<h>\S+)\s*$",
@@ -1179,7 +1274,7 @@ mod tests {
     /// The ASCII engine of a test pattern; its parts for anchored patterns (the backtracker the memo runs,
     /// the head DFA) exist exactly when the pattern starts with `^`.
     fn test_engine(pattern: &str) -> Ascii {
-        let ascii = ascii_twin(pattern).expect("compiles");
+        let ascii = ascii_twin(pattern);
         let anchored = pattern.starts_with('^');
         assert_eq!(ascii.backtracker().is_some(), anchored, "{pattern}");
         assert_eq!(ascii.dense().is_some(), anchored, "{pattern}");
@@ -1232,7 +1327,13 @@ mod tests {
             for hay in *hays {
                 assert_eq!(
                     ascii.match_end(hay.as_bytes()),
-                    Some(ascii.re.find(hay.as_bytes()).map(|m| m.end())),
+                    Some(
+                        ascii
+                            .re()
+                            .expect("compiles")
+                            .find(hay.as_bytes())
+                            .map(|m| m.end())
+                    ),
                     "{pattern} on {hay:?}"
                 );
             }
@@ -1307,7 +1408,11 @@ mod tests {
             for hay in hays.iter().chain(hays.iter()) {
                 if same_as_the_crate(&ascii, &mut scratch, hay.as_bytes(), None) {
                     // The same with the match end given (as `match_end` finds it).
-                    let end = ascii.re.find(hay.as_bytes()).map(|m| m.end());
+                    let end = ascii
+                        .re()
+                        .expect("compiles")
+                        .find(hay.as_bytes())
+                        .map(|m| m.end());
                     assert!(same_as_the_crate(&ascii, &mut scratch, hay.as_bytes(), end));
                 }
             }
@@ -1318,10 +1423,15 @@ mod tests {
     fn shape_memo_steps_aside() {
         // Matches longer than the memo keeps (here also beyond the backtracker's visited set): the regex
         // crate's route, and nothing learned.
-        let ascii = ascii_twin(r"^(?P<a>a+)$").expect("compiles");
+        let ascii = ascii_twin(r"^(?P<a>a+)$");
         for long in ["a".repeat(MEMO_SPAN_MAX + 1), "a".repeat(4 << 20)] {
             let mut scratch = AsciiScratch::default();
-            assert!(ascii.captures(long.as_bytes(), None, &mut scratch));
+            assert!(ascii.captures(
+                ascii.re().expect("compiles"),
+                long.as_bytes(),
+                None,
+                &mut scratch
+            ));
             assert!(
                 scratch.filled == Filled::Locs
                     && scratch.memo.is_empty()
@@ -1330,12 +1440,17 @@ mod tests {
             assert_eq!(scratch.get(1), Some((0, long.len())));
         }
         // Every haystack a new shape: both memos turn themselves off after their trial.
-        let ascii = ascii_twin(r"^(?P<a>[a-z]*)(?P<d>[0-9]*)$").expect("compiles");
+        let ascii = ascii_twin(r"^(?P<a>[a-z]*)(?P<d>[0-9]*)$");
         let mut scratch = AsciiScratch::default();
         for la in 0..40 {
             for ld in 0..40 {
                 let hay = format!("{}{}", "x".repeat(la), "7".repeat(ld));
-                assert!(ascii.captures(hay.as_bytes(), None, &mut scratch));
+                assert!(ascii.captures(
+                    ascii.re().expect("compiles"),
+                    hay.as_bytes(),
+                    None,
+                    &mut scratch
+                ));
                 assert_eq!(scratch.get(2), Some((la, la + ld)));
             }
         }
@@ -1343,14 +1458,19 @@ mod tests {
         assert!(scratch.whole.off && scratch.whole.is_empty());
         // Many shapes, each seen twice: the memos stop learning at their byte budgets, and the answers
         // stay right throughout.
-        let ascii = ascii_twin(r"^(?P<a>[a-z]+)(?P<d>[0-9]+)$").expect("compiles");
+        let ascii = ascii_twin(r"^(?P<a>[a-z]+)(?P<d>[0-9]+)$");
         let mut scratch = AsciiScratch::default();
         let mut most = 0;
         for la in 1..120 {
             for ld in 1..120 {
                 let hay = format!("{}{}", "x".repeat(la), "7".repeat(ld));
                 for _ in 0..2 {
-                    assert!(ascii.captures(hay.as_bytes(), None, &mut scratch));
+                    assert!(ascii.captures(
+                        ascii.re().expect("compiles"),
+                        hay.as_bytes(),
+                        None,
+                        &mut scratch
+                    ));
                     assert_eq!(scratch.get(2), Some((la, la + ld)));
                     assert!(scratch.memo.bytes() <= MEMO_BYTES);
                     assert!(scratch.whole.bytes() <= WHOLE_BYTES);
@@ -1363,8 +1483,8 @@ mod tests {
             "the memo learned up to its budget ({most} bytes)"
         );
         // A scratch of another engine is reset, not reused.
-        let other = ascii_twin(r"^(?P<a>b+)$").expect("compiles");
-        assert!(other.captures(b"bb", None, &mut scratch));
+        let other = ascii_twin(r"^(?P<a>b+)$");
+        assert!(other.captures(other.re().expect("compiles"), b"bb", None, &mut scratch));
         assert!(!scratch.memo.off && !scratch.whole.off);
         assert_eq!(scratch.get(1), Some((0, 2)));
     }
@@ -1377,10 +1497,11 @@ mod tests {
         hay: &[u8],
         end: Option<usize>,
     ) -> bool {
-        let mut locs = ascii.re.capture_locations();
-        let found = ascii.captures(hay, end, scratch);
-        let via_crate = ascii.re.captures_read(&mut locs, hay).is_some();
-        let (pattern, text) = (ascii.re.as_str(), String::from_utf8_lossy(hay));
+        let re = ascii.re().expect("compiles");
+        let mut locs = re.capture_locations();
+        let found = ascii.captures(re, hay, end, scratch);
+        let via_crate = re.captures_read(&mut locs, hay).is_some();
+        let (pattern, text) = (re.as_str(), String::from_utf8_lossy(hay));
         assert_eq!(found, via_crate, "{pattern} on {text:?}");
         if found {
             for i in 0..locs.len() {
@@ -1432,23 +1553,28 @@ mod tests {
 
     #[test]
     fn whole_memo_remembers_answers_by_shape() {
-        let ascii = ascii_twin(r"^(?P<a>x+)(?P<b>y)?(?:z|$)").expect("compiles");
+        let ascii = ascii_twin(r"^(?P<a>x+)(?P<b>y)?(?:z|$)");
         let mut scratch = AsciiScratch::default();
         // The first of each shape is searched, the second taken from the memo, "no match" included.
         for _ in 0..2 {
-            assert!(!ascii.captures(b"xxw", None, &mut scratch));
+            assert!(!ascii.captures(ascii.re().expect("compiles"), b"xxw", None, &mut scratch));
         }
         for _ in 0..2 {
-            assert!(ascii.captures(b"xxz-", None, &mut scratch));
+            assert!(ascii.captures(ascii.re().expect("compiles"), b"xxz-", None, &mut scratch));
             assert_eq!((scratch.get(1), scratch.get(2)), (Some((0, 2)), None));
         }
         assert_eq!((scratch.whole.hits, scratch.whole.lookups), (2, 4));
         // Same classes, same answer: `x` stands for `x` only, while `-` and `+` share a class.
-        assert!(ascii.captures(b"xxz+", None, &mut scratch));
+        assert!(ascii.captures(ascii.re().expect("compiles"), b"xxz+", None, &mut scratch));
         assert_eq!(scratch.whole.hits, 3);
         assert_eq!((scratch.get(0), scratch.get(2)), (Some((0, 3)), None));
         // A known end (the caller's DFA pass) bypasses it.
-        assert!(ascii.captures(b"xxyz", Some(4), &mut scratch));
+        assert!(ascii.captures(
+            ascii.re().expect("compiles"),
+            b"xxyz",
+            Some(4),
+            &mut scratch
+        ));
         assert_eq!(scratch.get(2), Some((2, 3)));
         assert_eq!(scratch.whole.lookups, 5);
     }

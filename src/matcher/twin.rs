@@ -36,12 +36,12 @@ const MAX_TWIN_LEN: usize = 64 * 1024;
 pub struct Twin {
     /// The twin's text.
     text: String,
-    /// The twin with Unicode classes, compiled at the first non-ASCII haystack when an ASCII engine exists
-    /// (its automaton is large — sshd's `Failed ...` twin took most of the filter's start-up); `None`
-    /// inside when it does not compile (a size limit), and the exact engine answers then.
+    /// The twin with Unicode classes, compiled at the first haystack the ASCII engine does not answer (its
+    /// automaton is large — sshd's `Failed ...` twin took most of the filter's start-up); `None` inside when
+    /// it does not compile (a size limit), and the exact engine answers then.
     unicode: std::sync::OnceLock<Option<regex::Regex>>,
     /// The twin without Unicode classes, for ASCII haystacks (see `pyre::ascii_twin`).
-    pub ascii: Option<super::pyre::Ascii>,
+    pub ascii: super::pyre::Ascii,
     /// Where each original group (index - 1) is in the twin.
     groups: Vec<Vec<Real>>,
     checks: Vec<Check>,
@@ -135,23 +135,14 @@ impl Twin {
         };
         let mut text = String::new();
         b.emit(vec![Item::Expr(&tree.expr)], &mut HashMap::new(), &mut text)?;
+        // The twin must be a valid pattern: checked by parsing, its engines are compiled when first used.
+        regex_syntax::Parser::new().parse(&text).ok()?;
         let ascii = super::pyre::ascii_twin(&text);
-        let unicode = std::sync::OnceLock::new();
-        // The twin must be a valid pattern: checked by parsing when its compilation can wait, else by
-        // compiling it now.
-        match &ascii {
-            Some(_) => {
-                regex_syntax::Parser::new().parse(&text).ok()?;
-            }
-            None => {
-                let _ = unicode.set(Some(compile_unicode(&text)?));
-            }
-        }
         let mut groups = b.groups;
         groups.resize(count_groups(&tree.expr), Vec::new());
         Some(Twin {
             text,
-            unicode,
+            unicode: std::sync::OnceLock::new(),
             ascii,
             groups,
             checks: b.checks,
