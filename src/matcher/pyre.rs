@@ -379,7 +379,7 @@ impl PyRegex {
         backtrack_limit: usize,
     ) -> Result<PyRegex, CompileError> {
         // A pattern the Unicode parser accepts is regular: both engines are compiled when first needed
-        // (see `Plain` and `ascii_twin`).
+        // (see `Plain` and `ascii_twin`). One the parser refuses, the regex crate cannot compile either.
         if let Ok(hir) = regex_syntax::Parser::new().parse(pattern) {
             return Ok(PyRegex {
                 engine: Engine::Plain(Box::new(Plain {
@@ -388,17 +388,6 @@ impl PyRegex {
                 })),
                 ascii: Some(ascii_twin(pattern)),
                 names: capture_names(&hir),
-            });
-        }
-        if let Ok(re) = regex::Regex::new(pattern) {
-            let names = re.capture_names().map(|n| n.map(str::to_owned)).collect();
-            return Ok(PyRegex {
-                engine: Engine::Plain(Box::new(Plain {
-                    pattern: pattern.to_owned(),
-                    unicode: std::sync::OnceLock::from(Some(re)),
-                })),
-                ascii: None,
-                names,
             });
         }
         // Parsing decides whether fancy-regex accepts the pattern and gives the group names; compiling
@@ -1247,8 +1236,16 @@ mod tests {
         let mut spans = Spans::default();
         assert_eq!(re.search("bob from 1.2.3.4", &mut spans), Ok(true));
         assert!(ascii.re.get().is_some_and(Option::is_some));
-        // A pattern only the Unicode engine reads has no ASCII engine.
-        assert!(ascii_twin(r"\p{Greek}").re().is_none());
+        // A pattern only the Unicode engine reads (a class with a non-ASCII character): its ASCII engine
+        // does not compile, and the Unicode engine searches ASCII haystacks too.
+        let re =
+            PyRegex::new(r"^(?P<g>[^é]*)x", Dollar::SingleLine, BACKTRACK_LIMIT).expect("compiles");
+        assert!(re.ascii.as_ref().is_some_and(|a| a.re().is_none()));
+        assert_eq!(re.search("abx", &mut spans), Ok(true));
+        assert_eq!(spans.get(1), Some((0, 2)));
+        assert_eq!(re.search("y", &mut spans), Ok(false));
+        assert_eq!(re.search("αβx", &mut spans), Ok(true));
+        assert_eq!(spans.get(1), Some((0, 4)));
     }
 
     #[test]
